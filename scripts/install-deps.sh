@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs what kartenn needs to build, run and test on Debian 12 (as root).
+# Idempotent: packages already present are left alone; apt-get update runs
+# only when something is missing.
+set -eu
+
+PKGS="build-essential cmake pkg-config git
+libgdal-dev gdal-bin libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev sqlite3
+libproj-dev proj-data proj-bin libgeos-dev libmicrohttpd-dev libcmocka-dev libjansson-dev
+zlib1g-dev curl ca-certificates time"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+		|| missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+	echo "kartenn: installing:$missing" >&2
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
