@@ -236,6 +236,9 @@ int kt_feature_set_real(kt_feature_t *f, size_t i, double v);
 int kt_feature_set_null(kt_feature_t *f, size_t i);
 int kt_feature_set_wkb(kt_feature_t *f, const unsigned char *wkb, size_t len, int epsg);
 int kt_feature_set_string(char **slot, const char *s); /* for uid, source_id… */
+/* 1 when a and b hold the same content: values, geometry bytes, ascol_ref,
+ * precision (not uid, version, timestamps, batch). */
+int kt_feature_same(const kt_feature_t *a, const kt_feature_t *b);
 
 /* Who makes a change, for the history. */
 typedef struct kt_actor {
