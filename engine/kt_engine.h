@@ -177,6 +177,10 @@ void *kt_ctx_proj(kt_ctx_t *ctx);    /* PJ_CONTEXT * */
 int kt_ctx_error(kt_ctx_t *ctx, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Makes the ctx stamp every change with this UTC time instead of the
+ * clock (deterministic demo data, tests); NULL returns to the clock. */
+int kt_ctx_set_fixed_time(kt_ctx_t *ctx, const char *iso);
+
 /* Store metadata (kt_meta table): key/value text. */
 int kt_meta_get(kt_ctx_t *ctx, const char *key, char **value); /* kt_free */
 int kt_meta_set(kt_ctx_t *ctx, const char *key, const char *value);

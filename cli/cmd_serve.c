@@ -1,0 +1,135 @@
+/*
+ * cmd_serve.c — `kartenn serve`: opens the store, starts the HTTP server
+ * on it and waits for SIGINT or SIGTERM, then stops gracefully (requests
+ * in flight finish, workers close their store contexts) and exits 0.
+ *
+ * SIGINT and SIGTERM are blocked before the server starts, so every
+ * worker thread inherits the mask and only this thread, in sigwait(),
+ * ever receives them: no signal handler, no global flag.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kt_cli.h"
+#include "kt_engine.h"
+#include "kt_server.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: kartenn serve --db FILE [options]\n\n"
+	        "Serves the store FILE over HTTP: /healthz, /metrics, /api/layers,\n"
+	        "/api/layers/NAME, /api/features/LAYER/UID. Stops on SIGINT/SIGTERM.\n\n"
+	        "options:\n"
+	        "  --db FILE        the store (kartenn init / kartenn demo)\n"
+	        "  --bind ADDR      address to listen on (default 127.0.0.1; 0.0.0.0 or ::\n"
+	        "                   for every interface)\n"
+	        "  --port N         TCP port (default 8080; 0 picks a free one)\n"
+	        "  --threads N      worker threads (default: one per core)\n"
+	        "  --cors ORIGIN    send Access-Control-Allow-Origin: ORIGIN ('*' for any)\n"
+	        "  --quiet          no request log on stderr\n"
+	        "  --help           this text\n");
+}
+
+static int parse_uint(const char *s, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Fills opts from argv; returns 0, or the exit status to return. */
+static int parse_args(int argc, char **argv, const char **db, kt_server_opts_t *o)
+{
+	static const struct option longopts[] = {
+		{"db", required_argument, NULL, 'd'},   {"bind", required_argument, NULL, 'b'},
+		{"port", required_argument, NULL, 'p'}, {"threads", required_argument, NULL, 't'},
+		{"cors", required_argument, NULL, 'c'}, {"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+	};
+	long v;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': *db = optarg; break;
+		case 'b': o->bind = optarg; break;
+		case 'c': o->cors_origin = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'p':
+			if (parse_uint(optarg, 65535, &v)) {
+				fprintf(stderr, "kartenn serve: --port: '%s' is not a port (0..65535)\n", optarg);
+				return 2;
+			}
+			o->port = (int)v;
+			break;
+		case 't':
+			if (parse_uint(optarg, 256, &v) || v == 0) {
+				fprintf(stderr, "kartenn serve: --threads: '%s' is not in 1..256\n", optarg);
+				return 2;
+			}
+			o->threads = (unsigned)v;
+			break;
+		case 'h': usage(stdout); return -1;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kartenn serve: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!*db) {
+		fprintf(stderr, "kartenn serve: --db FILE is required\n");
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+int kt_cmd_serve(int argc, char **argv)
+{
+	const char *db = NULL;
+	kt_server_opts_t opts = {.port = -1};
+	int rc = parse_args(argc, argv, &db, &opts);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+
+	kt_err_t err = {0};
+	kt_store_t *store = NULL;
+	if (kt_store_open(db, &store, &err)) {
+		fprintf(stderr, "kartenn serve: cannot open the store %s: %s\n", db, err.msg);
+		return 1;
+	}
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	kt_server_t *srv = NULL;
+	if (kt_server_start(store, &opts, &srv, &err)) {
+		fprintf(stderr, "kartenn serve: %s\n", err.msg);
+		kt_store_close(store);
+		return 1;
+	}
+	printf("kartenn: serving %s on %s\n", db, kt_server_url(srv));
+	fflush(stdout);
+
+	int sig = 0;
+	while (sigwait(&stop, &sig))
+		;
+	fprintf(stderr, "kartenn serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	kt_server_stop(srv);
+	kt_store_close(store);
+	fprintf(stderr, "kartenn serve: stopped\n");
+	return 0;
+}

@@ -1,0 +1,77 @@
+/*
+ * kt_engine_int.h — private structures of the engine. Only the engine .c files
+ * include this; everything else goes through kt_engine.h.
+ *
+ * A kt_store is immutable once kt_store_open returns, so threads share it
+ * without locks. A kt_ctx is owned by one thread at a time: its SQLite
+ * connection, its SpatiaLite cache, GEOS and PROJ contexts, its cached
+ * statements and transformations, and its last error message.
+ */
+#ifndef KT_ENGINE_INT_H
+#define KT_ENGINE_INT_H
+
+#include "kt_engine.h"
+
+#include <sqlite3.h>
+
+struct kt_transform_cache;
+
+struct kt_store {
+	char *path;
+	int epsg;
+	kt_catalogue_t *cat;
+};
+
+/* Prepared statements cached per layer, indexed by enum stmt_kind. */
+enum kt_stmt_kind {
+	KT_STMT_INSERT,
+	KT_STMT_UPDATE,
+	KT_STMT_BY_UID,
+	KT_STMT_BY_SOURCE,
+	KT_STMT_DELETE,
+	KT_STMT_HISTORY,
+	KT_STMT_COUNT_
+};
+
+struct kt_ctx {
+	kt_store_t *store;
+	sqlite3 *db;
+	void *spatialite_cache;
+	void *geos;       /* GEOSContextHandle_t */
+	void *proj;       /* PJ_CONTEXT * */
+	struct kt_transform_cache *tcache;
+	sqlite3_stmt **stmts; /* n_layers * KT_STMT_COUNT_ */
+	int in_tx;
+	char fixed_time[32]; /* empty: use the clock */
+	char errmsg[1024];
+};
+
+/* Formats an error into an err struct; returns code. */
+int kt__err(kt_err_t *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sets the ctx message from SQLite's, prefixed by what; returns KT_EIO. */
+int kt__sqlite_error(kt_ctx_t *ctx, const char *what);
+/* Runs SQL without results. */
+int kt__exec(kt_ctx_t *ctx, const char *sql);
+/* Opens a SQLite connection with SpatiaLite loaded. */
+int kt__db_open(const char *path, int create, sqlite3 **db, void **cache, kt_err_t *err);
+void kt__db_close(sqlite3 *db, void *cache);
+/* Index of a layer in the store catalogue, or -1. */
+int kt__layer_index(const kt_store_t *store, const char *name);
+const char *kt__sql_type(kt_attr_type_t t);
+/* Reads the feature at the current row of a SELECT built by
+ * kt__select_columns (columns in that order). */
+int kt__feature_from_row(kt_ctx_t *ctx, const kt_layer_t *layer, sqlite3_stmt *st, kt_feature_t **out);
+/* The column list "fid, uid, …, AsBinary(geom)" for a layer (sqlite3_free). */
+char *kt__select_columns(const kt_layer_t *layer);
+/* Feature to/from JSON text for the history (sqlite3_free / kt_feature_free). */
+char *kt__feature_to_json(const kt_layer_t *layer, const kt_feature_t *f);
+int kt__feature_from_json(const kt_layer_t *layer, const char *json, const void *wkb, size_t wkb_len,
+                          int epsg, kt_feature_t **out);
+int kt__history_add(kt_ctx_t *ctx, const kt_layer_t *layer, const kt_feature_t *f, const char *uid,
+                    int64_t version, const char *op, const kt_actor_t *actor);
+/* The time to stamp changes with (fixed time or the clock). */
+void kt__ctx_now(kt_ctx_t *ctx, char out[32]);
+/* Cached statement for a layer; prepared on first use. */
+int kt__stmt(kt_ctx_t *ctx, int layer_index, enum kt_stmt_kind kind, sqlite3_stmt **out);
+
+#endif

@@ -1,0 +1,403 @@
+/*
+ * test_store.c — the SpatiaLite store through the engine's public API:
+ * creation and migration (additions only, refusals leave the store as it
+ * was), features read/insert/update/delete with optimistic versions, the
+ * history and restore, bbox queries in other CRS, and one ctx per thread.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kt_engine.h"
+#include "kt_test.h"
+
+static const char lamp_v1[] =
+	"{\"name\":\"lamp\",\"title\":\"Lampes\",\"geometry\":\"POINT\",\"network\":\"rigid\","
+	"\"public\":true,\"attributes\":[{\"name\":\"ref\",\"type\":\"text\",\"required\":true},"
+	"{\"name\":\"watts\",\"type\":\"real\"},{\"name\":\"count\",\"type\":\"integer\"}]}";
+static const char zone_v1[] =
+	"{\"name\":\"zone\",\"title\":\"Zones\",\"geometry\":\"MULTIPOLYGON\","
+	"\"attributes\":[{\"name\":\"label\",\"type\":\"text\"}]}";
+
+static char *write_layers(const char *name, const char *lamp, const char *zone)
+{
+	char *dir = kt_test_path(name);
+	mkdir(dir, 0755);
+	char path[4096];
+	FILE *f;
+	snprintf(path, sizeof path, "%s/lamp.json", dir);
+	f = fopen(path, "w");
+	fputs(lamp, f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/zone.json", dir);
+	remove(path);
+	if (zone) {
+		f = fopen(path, "w");
+		fputs(zone, f);
+		fclose(f);
+	}
+	return dir;
+}
+
+struct fixture {
+	char *db;
+	kt_store_t *store;
+	kt_ctx_t *ctx;
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof *fx);
+	char *layers = write_layers("layers-main", lamp_v1, zone_v1);
+	fx->db = kt_test_path("store.sqlite");
+	kt_init_opts_t o = {.layers_dir = layers, .epsg = 3948};
+	kt_err_t err = {0};
+	if (kt_store_init(fx->db, &o, &err))
+		fail_msg("init: %s", err.msg);
+	if (kt_store_open(fx->db, &fx->store, &err) || kt_ctx_open(fx->store, &fx->ctx, &err))
+		fail_msg("open: %s", err.msg);
+	free(layers);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	kt_ctx_close(fx->ctx);
+	kt_store_close(fx->store);
+	free(fx->db);
+	free(fx);
+	return 0;
+}
+
+/* ISO WKB of POINT(x y). */
+static void point_wkb(unsigned char out[21], double x, double y)
+{
+	out[0] = 1;
+	uint32_t t = 1;
+	memcpy(out + 1, &t, 4);
+	memcpy(out + 5, &x, 8);
+	memcpy(out + 13, &y, 8);
+}
+
+static kt_feature_t *lamp(kt_ctx_t *ctx, const char *ref, double x, double y)
+{
+	kt_feature_t *f = kt_feature_new(kt_store_layer(kt_ctx_store(ctx), "lamp"));
+	unsigned char wkb[21];
+	point_wkb(wkb, x, y);
+	kt_feature_set_text(f, 0, ref);
+	kt_feature_set_real(f, 1, 70.5);
+	kt_feature_set_int(f, 2, 2);
+	kt_feature_set_wkb(f, wkb, sizeof wkb, 3948);
+	return f;
+}
+
+static void test_store_init_creates_layers(void **state)
+{
+	struct fixture *fx = *state;
+	const kt_catalogue_t *cat = kt_store_catalogue(fx->store);
+	assert_int_equal(cat->n_layers, 2);
+	assert_int_equal(kt_store_epsg(fx->store), 3948);
+	int64_t n = -1;
+	assert_int_equal(kt_features_count(fx->ctx, "lamp", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(kt_features_count(fx->ctx, "nope", &n), KT_ENOENT);
+	assert_non_null(strstr(kt_errmsg(fx->ctx), "nope"));
+}
+
+static void test_store_feature_roundtrip(void **state)
+{
+	struct fixture *fx = *state;
+	kt_feature_t *f = lamp(fx->ctx, "L-001", 1400000.125, 7200000.5);
+	kt_feature_set_string(&f->source_id, "src-1");
+	f->precision.xy_cm = 2.5;
+	f->precision.dtdict_class = 'A';
+	kt_actor_t who = {.who = "test"};
+	if (kt_feature_insert(fx->ctx, "lamp", f, &who))
+		fail_msg("insert: %s", kt_errmsg(fx->ctx));
+	assert_non_null(f->uid);
+	assert_int_equal(f->version, 1);
+	kt_feature_t *g = NULL;
+	assert_int_equal(kt_feature_get(fx->ctx, "lamp", f->uid, 0, &g), 0);
+	assert_true(kt_feature_same(f, g));
+	assert_string_equal(g->values[0].s, "L-001");
+	assert_true(g->values[1].d == 70.5);
+	assert_int_equal(g->values[2].i, 2);
+	assert_int_equal(g->precision.dtdict_class, 'A');
+	double x, y;
+	memcpy(&x, g->wkb + 5, 8);
+	memcpy(&y, g->wkb + 13, 8);
+	assert_true(x == 1400000.125 && y == 7200000.5); /* exactly as given */
+	kt_feature_t *h = NULL;
+	assert_int_equal(kt_feature_get_by_source(fx->ctx, "lamp", "src-1", &h), 0);
+	assert_string_equal(h->uid, f->uid);
+	assert_int_equal(kt_feature_get(fx->ctx, "lamp", "no-such-uid", 0, &h), KT_ENOENT);
+	kt_feature_free(f);
+	kt_feature_free(g);
+	kt_feature_free(h);
+}
+
+static void test_store_stale_version_refused(void **state)
+{
+	struct fixture *fx = *state;
+	kt_actor_t who = {.who = "alice"};
+	kt_feature_t *f = lamp(fx->ctx, "L-002", 1400010, 7200010);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &who), 0);
+	kt_feature_t *a = kt_feature_clone_deep(f), *b = kt_feature_clone_deep(f);
+	kt_feature_set_text(a, 0, "L-002a");
+	assert_int_equal(kt_feature_update(fx->ctx, "lamp", a, &who), 0);
+	assert_int_equal(a->version, 2);
+	kt_feature_set_text(b, 0, "L-002b"); /* b still says version 1 */
+	assert_int_equal(kt_feature_update(fx->ctx, "lamp", b, &who), KT_ECONFLICT);
+	assert_non_null(strstr(kt_errmsg(fx->ctx), "version 2"));
+	kt_feature_t *now = NULL;
+	assert_int_equal(kt_feature_get(fx->ctx, "lamp", f->uid, 0, &now), 0);
+	assert_string_equal(now->values[0].s, "L-002a");
+	assert_int_equal(kt_feature_delete(fx->ctx, "lamp", f->uid, 1, &who), KT_ECONFLICT);
+	assert_int_equal(kt_feature_delete(fx->ctx, "lamp", f->uid, 2, &who), 0);
+	assert_int_equal(kt_feature_get(fx->ctx, "lamp", f->uid, 0, &now), KT_ENOENT);
+	kt_feature_free(f);
+	kt_feature_free(a);
+	kt_feature_free(b);
+	kt_feature_free(now);
+}
+
+struct hist {
+	int n;
+	char ops[8][16];
+	int64_t versions[8];
+	char who[8][16];
+};
+
+static int collect(const kt_history_entry_t *e, void *data)
+{
+	struct hist *h = data;
+	if (h->n < 8) {
+		snprintf(h->ops[h->n], 16, "%s", e->op);
+		snprintf(h->who[h->n], 16, "%s", e->who);
+		h->versions[h->n] = e->version;
+	}
+	h->n++;
+	return 0;
+}
+
+static void test_store_history_and_restore(void **state)
+{
+	struct fixture *fx = *state;
+	kt_actor_t alice = {.who = "alice"}, bob = {.who = "bob", .reason = "typo"};
+	kt_feature_t *f = lamp(fx->ctx, "L-003", 1400020, 7200020);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &alice), 0);
+	kt_feature_set_text(f, 0, "L-003-wrong");
+	assert_int_equal(kt_feature_update(fx->ctx, "lamp", f, &bob), 0);
+	assert_int_equal(kt_feature_delete(fx->ctx, "lamp", f->uid, 2, &bob), 0);
+	/* bring back version 1 of a deleted feature: it returns under its uid */
+	assert_int_equal(kt_feature_restore(fx->ctx, "lamp", f->uid, 1, &alice), 0);
+	kt_feature_t *g = NULL;
+	assert_int_equal(kt_feature_get(fx->ctx, "lamp", f->uid, 0, &g), 0);
+	assert_string_equal(g->values[0].s, "L-003");
+	assert_int_equal(g->version, 4);
+	struct hist h = {0};
+	assert_int_equal(kt_history_list(fx->ctx, "lamp", f->uid, collect, &h), 0);
+	assert_int_equal(h.n, 4);
+	assert_string_equal(h.ops[0], "insert");
+	assert_string_equal(h.ops[1], "update");
+	assert_string_equal(h.who[1], "bob");
+	assert_string_equal(h.ops[2], "delete");
+	assert_string_equal(h.ops[3], "restore");
+	assert_int_equal(h.versions[3], 4);
+	assert_int_equal(kt_feature_restore(fx->ctx, "lamp", f->uid, 3, &alice), KT_ENOENT);
+	kt_feature_free(f);
+	kt_feature_free(g);
+}
+
+static int count_cb(const kt_feature_t *f, void *data)
+{
+	(void)f;
+	(*(int *)data)++;
+	return 0;
+}
+
+static void test_store_query_bbox_other_crs(void **state)
+{
+	struct fixture *fx = *state;
+	kt_actor_t who = {.who = "t"};
+	/* a row of lamps 10 m apart in CC48 */
+	assert_int_equal(kt_tx_begin(fx->ctx), 0);
+	for (int i = 0; i < 50; i++) {
+		char ref[16];
+		snprintf(ref, sizeof ref, "Q-%02d", i);
+		kt_feature_t *f = lamp(fx->ctx, ref, 1500000 + 10.0 * i, 7300000);
+		assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &who), 0);
+		kt_feature_free(f);
+	}
+	assert_int_equal(kt_tx_commit(fx->ctx), 0);
+	int n = 0;
+	kt_query_t q = {.layer = "lamp", .has_bbox = 1, .bbox = {1500000 - 1, 7300000 - 1, 1500000 + 95, 7300000 + 1}};
+	assert_int_equal(kt_features_query(fx->ctx, &q, count_cb, &n), 0);
+	assert_int_equal(n, 10);
+	/* the same box expressed in WGS84: transform its corners with the
+	 * engine, then query in 4326 */
+	kt_transform_t *t;
+	assert_int_equal(kt_ctx_transform(fx->ctx, 3948, 4326, &t), 0);
+	double in[4] = {1500000 - 1, 7300000 - 1, 1500000 + 95, 7300000 + 1}, out[4];
+	assert_int_equal(kt_transform_bbox(fx->ctx, t, in, out), 0);
+	kt_query_t q2 = {.layer = "lamp", .has_bbox = 1, .bbox_epsg = 4326, .bbox = {out[0], out[1], out[2], out[3]}};
+	n = 0;
+	assert_int_equal(kt_features_query(fx->ctx, &q2, count_cb, &n), 0);
+	assert_true(n >= 10 && n <= 11);
+	q.limit = 3;
+	q.offset = 8;
+	n = 0;
+	assert_int_equal(kt_features_query(fx->ctx, &q, count_cb, &n), 0);
+	assert_int_equal(n, 2);
+}
+
+static void test_store_rejects_wrong_geometry(void **state)
+{
+	struct fixture *fx = *state;
+	kt_actor_t who = {.who = "t"};
+	kt_feature_t *f = lamp(fx->ctx, "Z-1", 1400000, 7200000);
+	/* a point into the multipolygon layer */
+	kt_feature_t *z = kt_feature_new(kt_store_layer(fx->store, "zone"));
+	kt_feature_set_wkb(z, f->wkb, f->wkb_len, 3948);
+	assert_int_equal(kt_feature_insert(fx->ctx, "zone", z, &who), KT_EGEOM);
+	/* a missing required attribute */
+	kt_feature_set_null(f, 0);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &who), KT_EINVAL);
+	assert_non_null(strstr(kt_errmsg(fx->ctx), "required"));
+	kt_feature_free(f);
+	kt_feature_free(z);
+}
+
+static void test_store_migration_adds_and_refuses(void **state)
+{
+	struct fixture *fx = *state;
+	kt_err_t err = {0};
+	uint64_t before, after;
+	/* refused: an attribute removed */
+	char *dir = write_layers("layers-drop",
+		"{\"name\":\"lamp\",\"title\":\"Lampes\",\"geometry\":\"POINT\",\"network\":\"rigid\","
+		"\"attributes\":[{\"name\":\"ref\",\"type\":\"text\"}]}", zone_v1);
+	kt_init_opts_t o = {.layers_dir = dir};
+	assert_int_equal(kt_test_store_digest(fx->db, &before), 0);
+	assert_int_equal(kt_store_init(fx->db, &o, &err), KT_ESCHEMA);
+	assert_non_null(strstr(err.msg, "watts"));
+	assert_int_equal(kt_test_store_digest(fx->db, &after), 0);
+	assert_true(before == after);
+	free(dir);
+	/* refused: a type changed, and a geometry changed */
+	dir = write_layers("layers-type",
+		"{\"name\":\"lamp\",\"title\":\"Lampes\",\"geometry\":\"POINT\",\"network\":\"rigid\","
+		"\"attributes\":[{\"name\":\"ref\",\"type\":\"text\"},{\"name\":\"watts\",\"type\":\"text\"},"
+		"{\"name\":\"count\",\"type\":\"integer\"}]}",
+		"{\"name\":\"zone\",\"title\":\"Zones\",\"geometry\":\"POINT\",\"attributes\":[{\"name\":\"label\",\"type\":\"text\"}]}");
+	o.layers_dir = dir;
+	assert_int_equal(kt_store_init(fx->db, &o, &err), KT_ESCHEMA);
+	assert_int_equal(kt_test_store_digest(fx->db, &after), 0);
+	assert_true(before == after);
+	free(dir);
+	/* refused: another CRS */
+	dir = write_layers("layers-same", lamp_v1, zone_v1);
+	o.layers_dir = dir;
+	o.epsg = 2154;
+	assert_int_equal(kt_store_init(fx->db, &o, &err), KT_ESCHEMA);
+	assert_non_null(strstr(err.msg, "3948"));
+	free(dir);
+	/* accepted: a new attribute and a new layer, data kept */
+	dir = write_layers("layers-add",
+		"{\"name\":\"lamp\",\"title\":\"Lampes\",\"geometry\":\"POINT\",\"network\":\"rigid\","
+		"\"attributes\":[{\"name\":\"ref\",\"type\":\"text\",\"required\":true},{\"name\":\"watts\",\"type\":\"real\"},"
+		"{\"name\":\"count\",\"type\":\"integer\"},{\"name\":\"colour_k\",\"type\":\"integer\"}]}", NULL);
+	char path[4200];
+	snprintf(path, sizeof path, "%s/pole.json", dir);
+	FILE *f = fopen(path, "w");
+	fputs("{\"name\":\"pole\",\"title\":\"Poteaux\",\"geometry\":\"POINT\"}", f);
+	fclose(f);
+	o = (kt_init_opts_t){.layers_dir = dir};
+	assert_int_equal(kt_store_init(fx->db, &o, &err), 0);
+	kt_store_t *s2;
+	assert_int_equal(kt_store_open(fx->db, &s2, &err), 0);
+	const kt_layer_t *l = kt_store_layer(s2, "lamp");
+	assert_int_equal(l->n_attrs, 4);
+	assert_non_null(kt_store_layer(s2, "pole"));
+	assert_non_null(kt_store_layer(s2, "zone")); /* not in the definitions: kept */
+	kt_store_close(s2);
+	free(dir);
+}
+
+struct worker {
+	kt_store_t *store;
+	int id;
+	int errors;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	kt_err_t err;
+	kt_ctx_t *ctx;
+	if (kt_ctx_open(w->store, &ctx, &err)) {
+		w->errors++;
+		return NULL;
+	}
+	kt_actor_t who = {.who = "thread"};
+	for (int i = 0; i < 25; i++) {
+		char ref[32];
+		snprintf(ref, sizeof ref, "T%d-%d", w->id, i);
+		kt_feature_t *f = lamp(ctx, ref, 1600000 + w->id * 100 + i, 7100000);
+		if (kt_feature_insert(ctx, "lamp", f, &who)) {
+			fprintf(stderr, "thread %d: %s\n", w->id, kt_errmsg(ctx));
+			w->errors++;
+		}
+		kt_feature_t *g = NULL;
+		if (kt_feature_get(ctx, "lamp", f->uid, 4326, &g) || g->epsg != 4326)
+			w->errors++;
+		kt_feature_free(f);
+		kt_feature_free(g);
+	}
+	kt_ctx_close(ctx);
+	return NULL;
+}
+
+static void test_store_threads_each_with_ctx(void **state)
+{
+	struct fixture *fx = *state;
+	pthread_t th[4];
+	struct worker w[4];
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){.store = fx->store, .id = i};
+		pthread_create(&th[i], NULL, worker_main, &w[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].errors, 0);
+	}
+	int n = 0;
+	kt_query_t q = {.layer = "lamp", .has_bbox = 1, .bbox = {1599999, 7099999, 1600500, 7100001}};
+	assert_int_equal(kt_features_query(fx->ctx, &q, count_cb, &n), 0);
+	assert_int_equal(n, 100);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_store_init_creates_layers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_feature_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_stale_version_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_history_and_restore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_query_bbox_other_crs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_rejects_wrong_geometry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_migration_adds_and_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_threads_each_with_ctx, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
