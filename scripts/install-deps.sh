@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential cmake pkg-config git
 libgdal-dev gdal-bin libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev sqlite3
 libproj-dev proj-data proj-bin libgeos-dev libmicrohttpd-dev libcmocka-dev libjansson-dev
-zlib1g-dev curl ca-certificates time"
+zlib1g-dev curl ca-certificates time chromium"
 
 missing=""
 for p in $PKGS; do
@@ -21,4 +21,17 @@ if [ -n "$missing" ]; then
 	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# Node.js: the machine image may bring its own; Debian's otherwise.
+if ! command -v npm >/dev/null 2>&1; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+
+# npm packages (MapLibre GL JS served by kartenn, test tools), as locked.
+top=$(cd "$(dirname "$0")/.." && pwd)
+stamp="$top/node_modules/.kartenn-lock"
+if [ ! -f "$stamp" ] || ! cmp -s "$top/package-lock.json" "$stamp"; then
+	(cd "$top" && npm ci --no-audit --no-fund --loglevel=error)
+	cp "$top/package-lock.json" "$stamp"
 fi
