@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kt_cli.h"
 #include "kt_engine.h"
@@ -22,8 +23,9 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: kartenn serve --db FILE [options]\n\n"
-	        "Serves the store FILE over HTTP: /healthz, /metrics, /api/layers,\n"
-	        "/api/layers/NAME, /api/features/LAYER/UID. Stops on SIGINT/SIGTERM.\n\n"
+	        "Serves the store FILE over HTTP: the map page (/), /healthz, /metrics,\n"
+	        "/api/layers, /api/layers/NAME, /api/features/LAYER/UID,\n"
+	        "/styles/NAME.json, /static/. Stops on SIGINT/SIGTERM.\n\n"
 	        "options:\n"
 	        "  --db FILE        the store (kartenn init / kartenn demo)\n"
 	        "  --bind ADDR      address to listen on (default 127.0.0.1; 0.0.0.0 or ::\n"
@@ -31,6 +33,11 @@ static void usage(FILE *out)
 	        "  --port N         TCP port (default 8080; 0 picks a free one)\n"
 	        "  --threads N      worker threads (default: one per core)\n"
 	        "  --cors ORIGIN    send Access-Control-Allow-Origin: ORIGIN ('*' for any)\n"
+	        "  --web-root DIR   folder holding web/, styles/ and\n"
+	        "                   node_modules/maplibre-gl/dist (default: ../share/kartenn\n"
+	        "                   next to the binary when installed, else the source tree)\n"
+	        "  --fonts-dir DIR  label fonts served under /static/fonts/ (default\n"
+	        "                   /usr/share/fonts/truetype/dejavu)\n"
 	        "  --quiet          no request log on stderr\n"
 	        "  --help           this text\n");
 }
@@ -53,6 +60,8 @@ static int parse_args(int argc, char **argv, const char **db, kt_server_opts_t *
 		{"db", required_argument, NULL, 'd'},   {"bind", required_argument, NULL, 'b'},
 		{"port", required_argument, NULL, 'p'}, {"threads", required_argument, NULL, 't'},
 		{"cors", required_argument, NULL, 'c'}, {"quiet", no_argument, NULL, 'q'},
+		{"web-root", required_argument, NULL, 'w'},
+		{"fonts-dir", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
 	};
 	long v;
@@ -64,6 +73,8 @@ static int parse_args(int argc, char **argv, const char **db, kt_server_opts_t *
 		case 'b': o->bind = optarg; break;
 		case 'c': o->cors_origin = optarg; break;
 		case 'q': o->quiet = 1; break;
+		case 'w': o->web_root = optarg; break;
+		case 'f': o->fonts_dir = optarg; break;
 		case 'p':
 			if (parse_uint(optarg, 65535, &v)) {
 				fprintf(stderr, "kartenn serve: --port: '%s' is not a port (0..65535)\n", optarg);
@@ -94,6 +105,26 @@ static int parse_args(int argc, char **argv, const char **db, kt_server_opts_t *
 	return 0;
 }
 
+/* An installed kartenn finds its pages in ../share/kartenn next to its
+ * binary; a build tree leaves web_root NULL: the server then uses the
+ * source tree it was built from. */
+static char *installed_web_root(void)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	char root[4200], page[4300];
+	snprintf(root, sizeof root, "%s/../share/kartenn", exe);
+	snprintf(page, sizeof page, "%s/web/index.html", root);
+	return access(page, R_OK) ? NULL : realpath(root, NULL);
+}
+
 int kt_cmd_serve(int argc, char **argv)
 {
 	const char *db = NULL;
@@ -115,10 +146,14 @@ int kt_cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	char *installed = opts.web_root ? NULL : installed_web_root();
+	if (installed)
+		opts.web_root = installed;
 	kt_server_t *srv = NULL;
 	if (kt_server_start(store, &opts, &srv, &err)) {
 		fprintf(stderr, "kartenn serve: %s\n", err.msg);
 		kt_store_close(store);
+		free(installed);
 		return 1;
 	}
 	printf("kartenn: serving %s on %s\n", db, kt_server_url(srv));
@@ -130,6 +165,7 @@ int kt_cmd_serve(int argc, char **argv)
 	fprintf(stderr, "kartenn serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	kt_server_stop(srv);
 	kt_store_close(store);
+	free(installed);
 	fprintf(stderr, "kartenn serve: stopped\n");
 	return 0;
 }
