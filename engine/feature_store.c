@@ -589,7 +589,7 @@ int kt_features_query(kt_ctx_t *ctx, const kt_query_t *q, kt_feature_cb cb, void
 			sqlite3_bind_double(st, i + 1, bbox[i]);
 	sqlite3_bind_int64(st, 5, q->limit > 0 ? q->limit : -1);
 	sqlite3_bind_int64(st, 6, q->offset > 0 ? q->offset : 0);
-	int step;
+	int step = SQLITE_DONE;
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		kt_feature_t *f;
 		if ((rc = kt__feature_from_row(ctx, l, st, &f)))

@@ -90,7 +90,7 @@ int kt_history_list(kt_ctx_t *ctx, const char *layer, const char *uid, kt_histor
 		return kt__sqlite_error(ctx, __func__);
 	sqlite3_bind_text(st, 1, layer, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, uid, -1, SQLITE_STATIC);
-	int rc = 0, n = 0, step;
+	int rc = 0, n = 0, step = SQLITE_DONE;
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		kt_history_entry_t e;
 		kt_feature_t *state;
