@@ -9,7 +9,8 @@ libgdal-dev gdal-bin libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev 
 libproj-dev proj-data proj-bin libgeos-dev libmicrohttpd-dev libcmocka-dev libjansson-dev
 zlib1g-dev libbz2-dev curl ca-certificates time chromium hyperfine jq python3
 libprotobuf-c-dev protobuf-c-compiler
-libxml2-dev libxml2-utils python3-owslib"
+libxml2-dev libxml2-utils python3-owslib
+fonts-dejavu-core"
 
 missing=""
 for p in $PKGS; do
