@@ -4,9 +4,10 @@
  * Invariants kept here:
  *   - a feature's geometry is stored in the store CRS, conformed to its
  *     layer's type (kt_geom_conform), never rounded;
- *   - every write bumps the version and appends the new state to
- *     kt_history in the same savepoint, so the table and its history
- *     never disagree;
+ *   - every write bumps the version and appends a kt_history entry in the
+ *     same savepoint, so the table and its history never disagree. The
+ *     entry keeps the state the change replaced (none for an insert: the
+ *     row itself is the newest state), which keeps inserts cheap;
  *   - an update or delete names the version it saw: if the stored one
  *     differs, KT_ECONFLICT and nothing changes (optimistic locking).
  * Statements are prepared once per ctx and layer (kt__stmt).
@@ -385,7 +386,7 @@ static int do_insert(kt_ctx_t *ctx, int li, const kt_layer_t *l, kt_feature_t *f
 	sqlite3_reset(st);
 	if (!rc) {
 		f->fid = sqlite3_last_insert_rowid(ctx->db);
-		rc = kt__history_add(ctx, l, f, f->uid, f->version, op, actor);
+		rc = kt__history_add(ctx, l, NULL, f->uid, f->version, op, actor);
 	}
 	return rc;
 }
@@ -414,9 +415,9 @@ int kt_feature_insert(kt_ctx_t *ctx, const char *layer, kt_feature_t *f, const k
 	return release(ctx, do_insert(ctx, li, l, f, "insert", actor));
 }
 
-/* Reads the stored version of uid: KT_ENOENT when absent. */
-static int stored_version(kt_ctx_t *ctx, int li, const char *layer, const char *uid, int64_t *version,
-                          char **created_at, const char *fn)
+/* Reads the stored state of uid: KT_ENOENT when absent. */
+static int stored_feature(kt_ctx_t *ctx, int li, const kt_layer_t *l, const char *uid,
+                          kt_feature_t **out, const char *fn)
 {
 	sqlite3_stmt *st;
 	int rc = kt__stmt(ctx, li, KT_STMT_BY_UID, &st);
@@ -424,46 +425,56 @@ static int stored_version(kt_ctx_t *ctx, int li, const char *layer, const char *
 		return rc;
 	sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
 	int step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		*version = sqlite3_column_int64(st, 4);
-		if (created_at)
-			rc = kt_feature_set_string(created_at, (const char *)sqlite3_column_text(st, 5));
-	} else if (step == SQLITE_DONE)
-		rc = kt_ctx_error(ctx, KT_ENOENT, "%s: layer %s has no feature uid \"%s\"", fn, layer, uid);
+	if (step == SQLITE_ROW)
+		rc = kt__feature_from_row(ctx, l, st, out);
+	else if (step == SQLITE_DONE)
+		rc = kt_ctx_error(ctx, KT_ENOENT, "%s: layer %s has no feature uid \"%s\"", fn, l->name, uid);
 	else
 		rc = kt__sqlite_error(ctx, fn);
 	sqlite3_reset(st);
 	return rc;
 }
 
-static int do_update(kt_ctx_t *ctx, int li, const kt_layer_t *l, kt_feature_t *f, const char *op,
-                     const kt_actor_t *actor)
+/* Replaces the stored state before (version before->version) by f. */
+static int do_update(kt_ctx_t *ctx, int li, const kt_layer_t *l, kt_feature_t *f,
+                     const kt_feature_t *before, const char *op, const kt_actor_t *actor)
 {
-	int64_t stored;
-	int rc = stored_version(ctx, li, l->name, f->uid, &stored, &f->created_at, "kt_feature_update");
-	if (rc)
-		return rc;
-	if (stored != f->version)
-		return kt_ctx_error(ctx, KT_ECONFLICT, "kt_feature_update: %s/%s is at version %lld, the change "
-		                    "was made on version %lld — reload and retry", l->name, f->uid,
-		                    (long long)stored, (long long)f->version);
 	char now[32];
 	kt__ctx_now(ctx, now);
-	if (kt_feature_set_string(&f->updated_at, now))
+	if (kt_feature_set_string(&f->updated_at, now) ||
+	    kt_feature_set_string(&f->created_at, before->created_at))
 		return kt_ctx_error(ctx, KT_ENOMEM, "kt_feature_update: out of memory");
 	sqlite3_stmt *st;
-	if ((rc = kt__stmt(ctx, li, KT_STMT_UPDATE, &st)))
+	int rc = kt__stmt(ctx, li, KT_STMT_UPDATE, &st);
+	if (rc)
 		return rc;
-	f->version = stored + 1;
+	f->version = before->version + 1;
 	bind_feature(st, l, f);
-	sqlite3_bind_int64(st, N_COMMON + 2 + (int)l->n_attrs + (l->geom_type != KT_GEOM_NONE), stored);
+	sqlite3_bind_int64(st, N_COMMON + 2 + (int)l->n_attrs + (l->geom_type != KT_GEOM_NONE),
+	                   before->version);
 	if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(ctx->db) != 1)
 		rc = kt__sqlite_error(ctx, "kt_feature_update");
 	sqlite3_reset(st);
 	if (!rc)
-		rc = kt__history_add(ctx, l, f, f->uid, f->version, op, actor);
+		rc = kt__history_add(ctx, l, before, f->uid, f->version, op, actor);
 	if (rc)
-		f->version = stored;
+		f->version = before->version;
+	return rc;
+}
+
+/* Checks the version f was made on, then updates. */
+static int checked_update(kt_ctx_t *ctx, int li, const kt_layer_t *l, kt_feature_t *f,
+                          const kt_actor_t *actor)
+{
+	kt_feature_t *before = NULL;
+	int rc = stored_feature(ctx, li, l, f->uid, &before, "kt_feature_update");
+	if (!rc && before->version != f->version)
+		rc = kt_ctx_error(ctx, KT_ECONFLICT, "kt_feature_update: %s/%s is at version %lld, the change "
+		                  "was made on version %lld — reload and retry", l->name, f->uid,
+		                  (long long)before->version, (long long)f->version);
+	if (!rc)
+		rc = do_update(ctx, li, l, f, before, "update", actor);
+	kt_feature_free(before);
 	return rc;
 }
 
@@ -478,7 +489,7 @@ int kt_feature_update(kt_ctx_t *ctx, const char *layer, kt_feature_t *f, const k
 	int rc = prepare_geometry(ctx, l, f, __func__);
 	if (rc || (rc = savepoint(ctx)))
 		return rc;
-	return release(ctx, do_update(ctx, li, l, f, "update", actor));
+	return release(ctx, checked_update(ctx, li, l, f, actor));
 }
 
 int kt_feature_delete(kt_ctx_t *ctx, const char *layer, const char *uid, int64_t expected_version,
@@ -488,30 +499,31 @@ int kt_feature_delete(kt_ctx_t *ctx, const char *layer, const char *uid, int64_t
 	int li = layer_lookup(ctx, layer, __func__, &l);
 	if (li < 0)
 		return li;
-	int64_t stored;
-	int rc = stored_version(ctx, li, layer, uid, &stored, NULL, __func__);
+	int rc = savepoint(ctx);
 	if (rc)
 		return rc;
-	if (stored != expected_version)
-		return kt_ctx_error(ctx, KT_ECONFLICT, "%s: %s/%s is at version %lld, not %lld", __func__, layer,
-		                    uid, (long long)stored, (long long)expected_version);
-	if ((rc = savepoint(ctx)))
-		return rc;
+	kt_feature_t *before = NULL;
+	rc = stored_feature(ctx, li, l, uid, &before, __func__);
+	if (!rc && before->version != expected_version)
+		rc = kt_ctx_error(ctx, KT_ECONFLICT, "%s: %s/%s is at version %lld, not %lld", __func__, layer,
+		                  uid, (long long)before->version, (long long)expected_version);
 	sqlite3_stmt *st;
-	rc = kt__stmt(ctx, li, KT_STMT_DELETE, &st);
-	if (!rc) {
+	if (!rc && !(rc = kt__stmt(ctx, li, KT_STMT_DELETE, &st))) {
 		sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, stored);
+		sqlite3_bind_int64(st, 2, before->version);
 		if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(ctx->db) != 1)
 			rc = kt__sqlite_error(ctx, __func__);
 		sqlite3_reset(st);
 	}
 	if (!rc)
-		rc = kt__history_add(ctx, l, NULL, uid, stored + 1, "delete", actor);
+		rc = kt__history_add(ctx, l, before, uid, before->version + 1, "delete", actor);
+	kt_feature_free(before);
 	return release(ctx, rc);
 }
 
-/* Restores: called by history.c with the state to bring back. */
+/* Restores: called by history.c with the state to bring back. f->version
+ * is the version after the last history entry (used when the feature was
+ * deleted and comes back). */
 int kt__feature_put(kt_ctx_t *ctx, const char *layer, kt_feature_t *f, const kt_actor_t *actor);
 int kt__feature_put(kt_ctx_t *ctx, const char *layer, kt_feature_t *f, const kt_actor_t *actor)
 {
@@ -522,19 +534,19 @@ int kt__feature_put(kt_ctx_t *ctx, const char *layer, kt_feature_t *f, const kt_
 	int rc = prepare_geometry(ctx, l, f, __func__);
 	if (rc || (rc = savepoint(ctx)))
 		return rc;
-	int64_t stored;
-	rc = stored_version(ctx, li, layer, f->uid, &stored, NULL, __func__);
+	kt_feature_t *before = NULL;
+	rc = stored_feature(ctx, li, l, f->uid, &before, __func__);
 	if (!rc) {
-		f->version = stored;
-		rc = do_update(ctx, li, l, f, "restore", actor);
+		rc = do_update(ctx, li, l, f, before, "restore", actor);
 	} else if (rc == KT_ENOENT) {
-		/* recreate a deleted feature under its own uid, after its last version */
+		/* a deleted feature comes back under its own uid */
 		char now[32];
 		kt__ctx_now(ctx, now);
 		rc = kt_feature_set_string(&f->updated_at, now);
 		if (!rc)
 			rc = do_insert(ctx, li, l, f, "restore", actor);
 	}
+	kt_feature_free(before);
 	return release(ctx, rc);
 }
 

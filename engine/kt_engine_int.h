@@ -67,7 +67,7 @@ char *kt__select_columns(const kt_layer_t *layer);
 char *kt__feature_to_json(const kt_layer_t *layer, const kt_feature_t *f);
 int kt__feature_from_json(const kt_layer_t *layer, const char *json, const void *wkb, size_t wkb_len,
                           int epsg, kt_feature_t **out);
-int kt__history_add(kt_ctx_t *ctx, const kt_layer_t *layer, const kt_feature_t *f, const char *uid,
+int kt__history_add(kt_ctx_t *ctx, const kt_layer_t *layer, const kt_feature_t *before, const char *uid,
                     int64_t version, const char *op, const kt_actor_t *actor);
 /* The time to stamp changes with (fixed time or the clock). */
 void kt__ctx_now(kt_ctx_t *ctx, char out[32]);
