@@ -351,7 +351,7 @@ static int prepare_geometry(kt_ctx_t *ctx, const kt_layer_t *l, kt_feature_t *f,
  * fail with SQLITE_BUSY when another thread writes between read and write). */
 static int savepoint(kt_ctx_t *ctx)
 {
-	return kt__exec(ctx, ctx->in_tx ? "SAVEPOINT kt_write" : "BEGIN IMMEDIATE");
+	return ctx->in_tx ? kt__savepoint(ctx, 0) : kt__exec(ctx, "BEGIN IMMEDIATE");
 }
 
 static int release(kt_ctx_t *ctx, int rc)
@@ -364,8 +364,8 @@ static int release(kt_ctx_t *ctx, int rc)
 		return 0;
 	}
 	if (rc)
-		sqlite3_exec(ctx->db, "ROLLBACK TO kt_write", NULL, NULL, NULL);
-	sqlite3_exec(ctx->db, "RELEASE kt_write", NULL, NULL, NULL);
+		kt__savepoint(ctx, 2);
+	kt__savepoint(ctx, 1);
 	return rc;
 }
 

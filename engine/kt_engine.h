@@ -373,10 +373,65 @@ char kt_dtdict_class(kt_network_kind_t kind, double xy_cm, double transform_m);
 
 /* ---- utilities ------------------------------------------------------- */
 
-/* A new random uid (RFC 4122 version 4 text, 36 chars + NUL). */
+/* A new uid: UUID version 7 text (time-ordered, random), 36 chars + NUL. */
 int kt_uid_new(char out[37]);
 /* Current UTC time as ISO 8601 "YYYY-MM-DDTHH:MM:SSZ". */
 void kt_now_iso(char out[32]);
+
+
+/* ---- filtered queries (WFS/FES, OGC API) — added for issue 4 ----------
+ * kt_features_select runs a kt_query_t (layer, bbox, out_epsg, limit,
+ * offset) with, in addition, a WHERE fragment and sort keys.
+ *
+ * The fragment is a SQL boolean expression over the layer table: the
+ * attribute columns (named after the layer attributes, quoted "name"),
+ * uid, fid, geom (in the store CRS) and SpatiaLite functions. User values
+ * never appear in it: they are '?' placeholders bound, in order, from
+ * params. The caller builds it from a validated expression (only the
+ * columns it means to expose); the engine does not parse it.
+ * Sort keys name layer attributes or "uid"; the order always ends with
+ * fid, so paging is stable. */
+typedef enum kt_sql_type {
+	KT_SQL_NULL = 0,
+	KT_SQL_INT,
+	KT_SQL_REAL,
+	KT_SQL_TEXT,
+	KT_SQL_BLOB,
+} kt_sql_type_t;
+
+typedef struct kt_sql_value {
+	kt_sql_type_t type;
+	int64_t i;
+	double d;
+	const char *s;        /* TEXT, NUL-terminated (borrowed) */
+	const void *blob;     /* BLOB (borrowed) */
+	size_t len;
+} kt_sql_value_t;
+
+typedef struct kt_sort_key {
+	const char *attr;     /* a layer attribute name, or "uid" */
+	int desc;
+} kt_sort_key_t;
+
+typedef struct kt_select {
+	kt_query_t q;
+	const char *where;            /* NULL: no condition */
+	const kt_sql_value_t *params;
+	size_t n_params;
+	const kt_sort_key_t *sort;
+	size_t n_sort;
+} kt_select_t;
+
+/* Like kt_features_query, with s->where, params and sort. KT_EINVAL (and
+ * a message) for an unknown sort key or a fragment SQLite refuses. */
+int kt_features_select(kt_ctx_t *ctx, const kt_select_t *s, kt_feature_cb cb, void *data);
+/* The number of features s matches, ignoring limit, offset and sort. */
+int kt_features_select_count(kt_ctx_t *ctx, const kt_select_t *s, int64_t *count);
+/* The extent (minx, miny, maxx, maxy, store CRS) of what s matches,
+ * ignoring limit, offset and sort; KT_ENOENT when nothing has a geometry.
+ * Without bbox and fragment it is read from the spatial index (float
+ * rounding outward). */
+int kt_features_select_extent(kt_ctx_t *ctx, const kt_select_t *s, double out[4]);
 
 #ifdef __cplusplus
 }

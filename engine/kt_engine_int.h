@@ -42,6 +42,7 @@ struct kt_ctx {
 	struct kt_transform_cache *tcache;
 	sqlite3_stmt **stmts; /* n_layers * KT_STMT_COUNT_ */
 	int in_tx;
+	sqlite3_stmt *sp_stmts[3]; /* SAVEPOINT, RELEASE, ROLLBACK TO: kt__savepoint */
 	char fixed_time[32]; /* empty: use the clock */
 	char errmsg[1024];
 };
@@ -71,6 +72,9 @@ int kt__history_add(kt_ctx_t *ctx, const kt_layer_t *layer, const kt_feature_t *
                     int64_t version, const char *op, const kt_actor_t *actor);
 /* The time to stamp changes with (fixed time or the clock). */
 void kt__ctx_now(kt_ctx_t *ctx, char out[32]);
+/* Runs the cached savepoint statement i (0 SAVEPOINT, 1 RELEASE,
+ * 2 ROLLBACK TO) of the write savepoint "kt_write". */
+int kt__savepoint(kt_ctx_t *ctx, int i);
 /* Cached statement for a layer; prepared on first use. */
 int kt__stmt(kt_ctx_t *ctx, int layer_index, enum kt_stmt_kind kind, sqlite3_stmt **out);
 

@@ -42,7 +42,10 @@ int kt__db_open(const char *path, int create, sqlite3 **db, void **cache, kt_err
 	spatialite_init_ex(*db, *cache, 0);
 	sqlite3_busy_timeout(*db, 10000);
 	char *msg = NULL;
-	if (sqlite3_exec(*db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) !=
+	/* a large import is one transaction: room for its dirty pages (64 MiB
+	 * at most, taken only when used) and statement journals in memory */
+	if (sqlite3_exec(*db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"
+	                      "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", NULL, NULL, &msg) !=
 	    SQLITE_OK) {
 		kt__err(err, KT_EIO, "%s: %s", path, msg ? msg : "cannot configure");
 		sqlite3_free(msg);
@@ -98,6 +101,54 @@ static const char base_schema[] =
 	" at TEXT NOT NULL, state TEXT, geom BLOB, epsg INTEGER);"
 	"CREATE INDEX IF NOT EXISTS kt_history_uid ON kt_history (layer, uid, version);";
 
+/* SpatiaLite's own triggers keep the R*Tree with RTreeAlign(), which
+ * prepares a statement per row, stamp geometry_columns_time on every
+ * write, and look the column's type up in geometry_columns (with Lower()
+ * on both sides) for each row they check: together most of an import's
+ * time. They are replaced by plain SQL triggers of the same names (so
+ * SpatiaLite's tools still find them) that SQLite compiles once with the
+ * statement that fires them, with the type and SRID written in. SQLite's
+ * R*Tree rounds stored boxes outward, as RTreeAlign did. */
+static int lean_triggers(sqlite3 *db, const char *t, kt_err_t *err)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT geometry_type, srid FROM geometry_columns WHERE "
+	                           "f_table_name = ? AND f_geometry_column = 'geom'", -1, &st, NULL))
+		return kt__err(err, KT_EIO, "%s", sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+	int type = -1, srid = -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		type = sqlite3_column_int(st, 0);
+		srid = sqlite3_column_int(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (type < 0)
+		return kt__err(err, KT_EIO, "layer %s: no geometry column registered", t);
+	static const char check[] =
+		"SELECT RAISE(ROLLBACK, '%q.geom violates Geometry constraint [geom-type or SRID not allowed]')"
+		" WHERE GeometryConstraints(NEW.geom, %d, %d) IS NOT 1;";
+	char *ins = sqlite3_mprintf(check, t, type, srid);
+	int rc = db_exec(db, err,
+		"DROP TRIGGER IF EXISTS \"tmi_%w_geom\"; DROP TRIGGER IF EXISTS \"tmu_%w_geom\";"
+		"DROP TRIGGER IF EXISTS \"tmd_%w_geom\"; DROP TRIGGER IF EXISTS \"gii_%w_geom\";"
+		"DROP TRIGGER IF EXISTS \"giu_%w_geom\"; DROP TRIGGER IF EXISTS \"ggi_%w_geom\";"
+		"DROP TRIGGER IF EXISTS \"ggu_%w_geom\";"
+		"CREATE TRIGGER \"ggi_%w_geom\" BEFORE INSERT ON \"%w\" FOR EACH ROW BEGIN %s END;"
+		"CREATE TRIGGER \"ggu_%w_geom\" BEFORE UPDATE OF geom ON \"%w\" FOR EACH ROW BEGIN %s END;"
+		"CREATE TRIGGER \"gii_%w_geom\" AFTER INSERT ON \"%w\" FOR EACH ROW"
+		" WHEN NEW.geom IS NOT NULL BEGIN"
+		" INSERT OR REPLACE INTO \"idx_%w_geom\" (pkid, xmin, xmax, ymin, ymax) VALUES (NEW.ROWID,"
+		" MbrMinX(NEW.geom), MbrMaxX(NEW.geom), MbrMinY(NEW.geom), MbrMaxY(NEW.geom)); END;"
+		"CREATE TRIGGER \"giu_%w_geom\" AFTER UPDATE OF geom ON \"%w\" FOR EACH ROW BEGIN"
+		" DELETE FROM \"idx_%w_geom\" WHERE pkid = OLD.ROWID;"
+		" INSERT INTO \"idx_%w_geom\" (pkid, xmin, xmax, ymin, ymax) SELECT NEW.ROWID,"
+		" MbrMinX(NEW.geom), MbrMaxX(NEW.geom), MbrMinY(NEW.geom), MbrMaxY(NEW.geom)"
+		" WHERE NEW.geom IS NOT NULL; END;",
+		t, t, t, t, t, t, t, t, t, ins, t, t, ins, t, t, t, t, t, t, t);
+	sqlite3_free(ins);
+	return rc;
+}
+
 static int create_layer_table(sqlite3 *db, const kt_layer_t *l, int epsg, kt_err_t *err)
 {
 	int rc = db_exec(db, err,
@@ -130,6 +181,8 @@ static int create_layer_table(sqlite3 *db, const kt_layer_t *l, int epsg, kt_err
 			return kt__err(err, KT_EIO, "layer %s: SpatiaLite refused the geometry column "
 			               "(EPSG:%d, %s)", l->name, epsg, kt_geom_type_name(l->geom_type));
 		rc = db_exec(db, err, "SELECT CreateSpatialIndex('%q', 'geom')", l->name);
+		if (!rc)
+			rc = lean_triggers(db, l->name, err);
 	}
 	return rc;
 }
@@ -439,6 +492,8 @@ int kt_ctx_open(kt_store_t *store, kt_ctx_t **out, kt_err_t *err)
 		GEOSContext_setErrorMessageHandler_r(c->geos, geos_message, c);
 		if (!(c->proj = proj_context_create()))
 			rc = kt__err(err, KT_ENOMEM, "proj_context_create failed");
+		else /* PROJ's own messages would go to stderr: ours go on the ctx */
+			proj_log_level(c->proj, PJ_LOG_NONE);
 	}
 	if (rc) {
 		kt_ctx_close(c);
@@ -456,6 +511,8 @@ void kt_ctx_close(kt_ctx_t *c)
 		for (size_t i = 0; i < c->store->cat->n_layers * KT_STMT_COUNT_; i++)
 			sqlite3_finalize(c->stmts[i]);
 	kt_free(c->stmts);
+	for (int i = 0; i < 3; i++)
+		sqlite3_finalize(c->sp_stmts[i]);
 	if (c->in_tx)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	kt__transform_cache_free(c->tcache);
@@ -557,4 +614,17 @@ void kt__ctx_now(kt_ctx_t *ctx, char out[32])
 struct kt_transform_cache **kt__ctx_tcache(kt_ctx_t *ctx)
 {
 	return &ctx->tcache;
+}
+
+int kt__savepoint(kt_ctx_t *ctx, int i)
+{
+	static const char *const sql[3] = {
+		"SAVEPOINT kt_write", "RELEASE kt_write", "ROLLBACK TO kt_write",
+	};
+	sqlite3_stmt **st = &ctx->sp_stmts[i];
+	if (!*st && sqlite3_prepare_v3(ctx->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, st, NULL))
+		return kt__sqlite_error(ctx, sql[i]);
+	int rc = sqlite3_step(*st);
+	sqlite3_reset(*st);
+	return rc == SQLITE_DONE ? 0 : kt__sqlite_error(ctx, sql[i]);
 }

@@ -594,11 +594,6 @@ int kt_import_run(kt_ctx_t *ctx, const kt_import_opts_t *opts, kt_import_report_
 	if (!r.rep)
 		return kt_ctx_error(ctx, KT_ENOMEM, "out of memory");
 	int rc = prepare(&r);
-	/* One big transaction: give SQLite room to keep its dirty pages in
-	 * memory instead of spilling them to the WAL again and again. */
-	sqlite3 *db = kt_ctx_sqlite(ctx);
-	if (!rc)
-		sqlite3_exec(db, "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
 	if (!rc && (rc = kt_tx_begin(ctx)) == 0) {
 		rc = kt_batch_begin(ctx, opts->layer, opts->source, r.actor.who, &r.batch_id);
 		r.rep->batch_id = r.batch_id;

@@ -1,0 +1,242 @@
+/*
+ * feature_select.c — filtered and sorted reads of a layer table, for the
+ * OGC services (WFS with FES filters, OGC API Features).
+ *
+ * A select is a kt_query_t (bbox through the R*Tree index, output CRS,
+ * limit, offset) plus a WHERE fragment with '?' placeholders and sort
+ * keys. The fragment comes from a caller that built it from a validated
+ * expression; every user value is bound from s->params, never spliced.
+ * Sort keys are checked here against the layer (attribute or uid) and
+ * quoted; the order always ends with fid so that pages never overlap.
+ * The count ignores limit, offset and order, so numberMatched and the
+ * page agree.
+ */
+#include "kt_engine_int.h"
+
+#include <string.h>
+
+/* The WHERE clause: bbox (params ?1..?4 reserved when has_bbox) AND the
+ * fragment. The fragment's '?' are numbered after them by SQLite. */
+static char *where_sql(const kt_layer_t *l, const kt_select_t *s, int epsg)
+{
+	int bbox = s->q.has_bbox && l->geom_type != KT_GEOM_NONE;
+	const char *frag = s->where && *s->where ? s->where : NULL;
+	if (!bbox && !frag)
+		return sqlite3_mprintf("");
+	char *b = bbox ? sqlite3_mprintf("fid IN (SELECT pkid FROM \"idx_%w_geom\" WHERE xmin <= ?3 AND "
+	                                 "xmax >= ?1 AND ymin <= ?4 AND ymax >= ?2) AND "
+	                                 "ST_Intersects(geom, BuildMbr(?1, ?2, ?3, ?4, %d))",
+	                                 l->name, epsg)
+	               : NULL;
+	char *w = sqlite3_mprintf(" WHERE %s%s%s%s%s", b ? "(" : "", b ? b : "", b ? ")" : "",
+	                          b && frag ? " AND " : "", frag ? "(" : "");
+	sqlite3_free(b);
+	if (w && frag) {
+		char *w2 = sqlite3_mprintf("%s%s)", w, frag);
+		sqlite3_free(w);
+		w = w2;
+	}
+	return w;
+}
+
+static char *order_sql(kt_ctx_t *ctx, const kt_layer_t *l, const kt_select_t *s)
+{
+	char *o = sqlite3_mprintf(" ORDER BY ");
+	for (size_t i = 0; o && i < s->n_sort; i++) {
+		const char *a = s->sort[i].attr;
+		if (!a || (strcmp(a, "uid") && kt_layer_attr_index(l, a) < 0)) {
+			sqlite3_free(o);
+			kt_ctx_error(ctx, KT_EINVAL, "%s: layer %s has no attribute \"%s\" to sort on",
+			             "kt_features_select", l->name, a ? a : "");
+			return NULL;
+		}
+		char *n = sqlite3_mprintf("%s\"%w\" %s, ", o, a, s->sort[i].desc ? "DESC" : "ASC");
+		sqlite3_free(o);
+		o = n;
+	}
+	if (o) {
+		char *n = sqlite3_mprintf("%sfid", o);
+		sqlite3_free(o);
+		o = n;
+	}
+	return o;
+}
+
+static int bind_params(sqlite3_stmt *st, const kt_select_t *s, int first)
+{
+	for (size_t i = 0; i < s->n_params; i++) {
+		const kt_sql_value_t *v = &s->params[i];
+		int k = first + (int)i, rc;
+		switch (v->type) {
+		case KT_SQL_INT: rc = sqlite3_bind_int64(st, k, v->i); break;
+		case KT_SQL_REAL: rc = sqlite3_bind_double(st, k, v->d); break;
+		case KT_SQL_TEXT: rc = sqlite3_bind_text(st, k, v->s, -1, SQLITE_STATIC); break;
+		case KT_SQL_BLOB: rc = sqlite3_bind_blob(st, k, v->blob, (int)v->len, SQLITE_STATIC); break;
+		default: rc = sqlite3_bind_null(st, k);
+		}
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+/* The bbox in the store CRS. */
+static int store_bbox(kt_ctx_t *ctx, const kt_query_t *q, double bbox[4])
+{
+	memcpy(bbox, q->bbox, 4 * sizeof *bbox);
+	if (q->bbox_epsg && q->bbox_epsg != ctx->store->epsg) {
+		kt_transform_t *t;
+		int rc = kt_ctx_transform(ctx, q->bbox_epsg, ctx->store->epsg, &t);
+		if (rc || (rc = kt_transform_bbox(ctx, t, q->bbox, bbox)))
+			return rc;
+	}
+	if (!(bbox[0] <= bbox[2] && bbox[1] <= bbox[3]))
+		return kt_ctx_error(ctx, KT_EINVAL, "kt_features_select: bbox min must not exceed max");
+	return 0;
+}
+
+/* Prepares "SELECT <what> FROM layer WHERE … [ORDER … LIMIT …]" and binds. */
+static int prepare(kt_ctx_t *ctx, const kt_select_t *s, int counting, const kt_layer_t **lp,
+                   sqlite3_stmt **out)
+{
+	int li = kt__layer_index(ctx->store, s->q.layer);
+	if (li < 0)
+		return kt_ctx_error(ctx, KT_ENOENT, "kt_features_select: no layer \"%s\"",
+		                    s->q.layer ? s->q.layer : "");
+	const kt_layer_t *l = ctx->store->cat->layers[li];
+	*lp = l;
+	double bbox[4];
+	int bbox_on = s->q.has_bbox && l->geom_type != KT_GEOM_NONE;
+	int rc = bbox_on ? store_bbox(ctx, &s->q, bbox) : 0;
+	if (rc)
+		return rc;
+	char *cols = counting ? sqlite3_mprintf("count(*)") : kt__select_columns(l);
+	char *where = where_sql(l, s, ctx->store->epsg);
+	char *order = counting ? sqlite3_mprintf("") : order_sql(ctx, l, s);
+	char *sql = cols && where && order
+		? sqlite3_mprintf("SELECT %s FROM \"%w\"%s%s%s", cols, l->name, where, order,
+		                  counting ? "" : " LIMIT ? OFFSET ?")
+		: NULL;
+	sqlite3_free(cols);
+	sqlite3_free(where);
+	if (!order)
+		return KT_EINVAL; /* message set by order_sql */
+	sqlite3_free(order);
+	if (!sql)
+		return kt_ctx_error(ctx, KT_ENOMEM, "kt_features_select: out of memory");
+	rc = sqlite3_prepare_v2(ctx->db, sql, -1, out, NULL);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK) {
+		kt__sqlite_error(ctx, "kt_features_select");
+		return KT_EINVAL;
+	}
+	int k = 1;
+	if (bbox_on)
+		for (; k <= 4; k++)
+			sqlite3_bind_double(*out, k, bbox[k - 1]);
+	if (bind_params(*out, s, k) != SQLITE_OK) {
+		sqlite3_finalize(*out);
+		return kt__sqlite_error(ctx, "kt_features_select");
+	}
+	k += (int)s->n_params;
+	if (!counting) {
+		sqlite3_bind_int64(*out, k, s->q.limit > 0 ? s->q.limit : -1);
+		sqlite3_bind_int64(*out, k + 1, s->q.offset > 0 ? s->q.offset : 0);
+	}
+	return 0;
+}
+
+int kt_features_select(kt_ctx_t *ctx, const kt_select_t *s, kt_feature_cb cb, void *data)
+{
+	const kt_layer_t *l;
+	sqlite3_stmt *st;
+	int rc = prepare(ctx, s, 0, &l, &st);
+	if (rc)
+		return rc;
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		kt_feature_t *f;
+		if ((rc = kt__feature_from_row(ctx, l, st, &f)))
+			break;
+		if (f->wkb && s->q.out_epsg && s->q.out_epsg != f->epsg) {
+			kt_transform_t *t;
+			rc = kt_ctx_transform(ctx, f->epsg, s->q.out_epsg, &t);
+			if (!rc)
+				rc = kt_transform_wkb(ctx, t, f->wkb, f->wkb_len);
+			f->epsg = s->q.out_epsg;
+		}
+		if (!rc && cb(f, data))
+			rc = kt_ctx_error(ctx, KT_EABORT, "%s: stopped by the callback", __func__);
+		kt_feature_free(f);
+		if (rc)
+			break;
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = kt__sqlite_error(ctx, __func__);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int kt_features_select_count(kt_ctx_t *ctx, const kt_select_t *s, int64_t *count)
+{
+	const kt_layer_t *l;
+	sqlite3_stmt *st;
+	int rc = prepare(ctx, s, 1, &l, &st);
+	if (rc)
+		return rc;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*count = sqlite3_column_int64(st, 0);
+	else
+		rc = kt__sqlite_error(ctx, __func__);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int kt_features_select_extent(kt_ctx_t *ctx, const kt_select_t *s, double out[4])
+{
+	int li = kt__layer_index(ctx->store, s->q.layer);
+	if (li < 0)
+		return kt_ctx_error(ctx, KT_ENOENT, "%s: no layer \"%s\"", __func__,
+		                    s->q.layer ? s->q.layer : "");
+	const kt_layer_t *l = ctx->store->cat->layers[li];
+	if (l->geom_type == KT_GEOM_NONE)
+		return KT_ENOENT;
+	int plain = !s->q.has_bbox && !(s->where && *s->where);
+	char *where = plain ? sqlite3_mprintf("") : where_sql(l, s, ctx->store->epsg);
+	char *sql = !where ? NULL
+		: plain ? sqlite3_mprintf("SELECT min(xmin), min(ymin), max(xmax), max(ymax) FROM "
+		                          "\"idx_%w_geom\"", l->name)
+		        : sqlite3_mprintf("SELECT min(MbrMinX(geom)), min(MbrMinY(geom)), "
+		                          "max(MbrMaxX(geom)), max(MbrMaxY(geom)) FROM \"%w\"%s",
+		                          l->name, where);
+	sqlite3_free(where);
+	if (!sql)
+		return kt_ctx_error(ctx, KT_ENOMEM, "%s: out of memory", __func__);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(ctx->db, sql, -1, &st, NULL);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK)
+		return kt__sqlite_error(ctx, __func__);
+	double bbox[4];
+	int k = 1;
+	rc = 0;
+	if (!plain && s->q.has_bbox) {
+		if ((rc = store_bbox(ctx, &s->q, bbox))) {
+			sqlite3_finalize(st);
+			return rc;
+		}
+		for (; k <= 4; k++)
+			sqlite3_bind_double(st, k, bbox[k - 1]);
+	}
+	if (!plain)
+		bind_params(st, s, k);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		rc = kt__sqlite_error(ctx, __func__);
+	else if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		rc = KT_ENOENT;
+	else
+		for (int i = 0; i < 4; i++)
+			out[i] = sqlite3_column_double(st, i);
+	sqlite3_finalize(st);
+	return rc;
+}
