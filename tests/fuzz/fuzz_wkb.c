@@ -13,8 +13,8 @@
  * buffer, no leak, and a result that is 0 or a negative KT_E* code; when
  * kt_geom_conform accepts, its output is accepted again, unchanged, by a
  * second call (it is a fixed point).
- * The store the ctx needs is made once, in $KT_TMP (or /tmp); the replay
- * removes it at exit, a libFuzzer run leaves it there.
+ * The store the ctx needs is made once, in $KT_TMP (or /tmp), and removed
+ * at exit.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -29,7 +29,20 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static kt_ctx_t *ctx;
-static char store_path[4096]; /* removed by the replay's main at exit */
+static char store_path[4096]; /* removed at exit */
+
+static void cleanup(void)
+{
+	kt_store_t *store = kt_ctx_store(ctx);
+	kt_ctx_close(ctx);
+	kt_store_close(store);
+	const char *side[] = { "", "-wal", "-shm" };
+	for (int k = 0; k < 3; k++) {
+		char p[4200];
+		snprintf(p, sizeof p, "%s%s", store_path, side[k]);
+		unlink(p);
+	}
+}
 
 static void setup(void)
 {
@@ -50,6 +63,7 @@ static void setup(void)
 		abort();
 	}
 	snprintf(store_path, sizeof store_path, "%s", path);
+	atexit(cleanup);
 }
 
 static void check_code(int rc, const char *what)
@@ -110,97 +124,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef KT_FUZZ_REPLAY
-static int run_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		perror(path);
-		return -1;
-	}
-	size_t cap = 4096, len = 0, got;
-	unsigned char *b = malloc(cap);
-	while (b && (got = fread(b + len, 1, cap - len, f)) > 0) {
-		len += got;
-		if (len == cap)
-			b = realloc(b, cap *= 2);
-	}
-	fclose(f);
-	if (!b)
-		return -1;
-	/* exact size again, so the replay sees overruns as the fuzzer would */
-	unsigned char *exact = malloc(len ? len : 1);
-	memcpy(exact, b, len);
-	free(b);
-	LLVMFuzzerTestOneInput(exact, len);
-	free(exact);
-	return 0;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int main(int argc, char **argv)
-{
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s DIR|FILE...\n", argv[0]);
-		return 2;
-	}
-	long n = 0;
-	for (int i = 1; i < argc; i++) {
-		struct stat st;
-		if (stat(argv[i], &st)) {
-			perror(argv[i]);
-			return 1;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			if (run_file(argv[i]))
-				return 1;
-			n++;
-			continue;
-		}
-		DIR *d = opendir(argv[i]);
-		if (!d) {
-			perror(argv[i]);
-			return 1;
-		}
-		char **names = NULL;
-		size_t nn = 0;
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (e->d_name[0] == '.')
-				continue;
-			names = realloc(names, (nn + 1) * sizeof *names);
-			names[nn++] = strdup(e->d_name);
-		}
-		closedir(d);
-		qsort(names, nn, sizeof *names, cmp);
-		for (size_t k = 0; k < nn; k++) {
-			char path[4096];
-			snprintf(path, sizeof path, "%s/%s", argv[i], names[k]);
-			if (run_file(path))
-				return 1;
-			free(names[k]);
-			n++;
-		}
-		free(names);
-	}
-	if (n == 0) {
-		fprintf(stderr, "fuzz_wkb: no input found\n");
-		return 1;
-	}
-	printf("fuzz_wkb: %ld inputs replayed\n", n);
-	kt_store_t *store = kt_ctx_store(ctx);
-	kt_ctx_close(ctx);
-	kt_store_close(store);
-	const char *side[] = { "", "-wal", "-shm" };
-	for (int k = 0; k < 3; k++) {
-		char p[4200];
-		snprintf(p, sizeof p, "%s%s", store_path, side[k]);
-		unlink(p);
-	}
-	return 0;
-}
-#endif
+#include "kt_fuzz_replay.h"
