@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# test_wms.sh — WMS 1.3.0 / 1.1.1 end to end (issue 4, WMS part).
+#
+# Makes the demo store, starts `kartenn serve` on a free port (with the
+# default WIDTH/HEIGHT bound, 4096) and runs wms_check.py (Debian's
+# /usr/bin/python3: Pillow, OWSLib) against it: capabilities and exception
+# reports validated offline against the official schemas, GetMap images
+# read as images (features in their class colour where the store puts
+# them, in every advertised CRS and both axis orders; transparency,
+# BGCOLOR, JPEG), GetFeatureInfo at a feature's pixel (public attributes
+# only), every kind of bad request, and real clients: gdal_translate from
+# a WMS: URL and OWSLib's WebMapService 1.3.0 and 1.1.1 on every public
+# layer. The server must still be alive at the end.
+set -uo pipefail
+
+: "${KARTENN:?run through ctest}" "${KT_TMP:?}" "${KT_SHARED:?}" "${KT_SRC:?}"
+for tool in curl xmllint gdal_translate gdalinfo /usr/bin/python3; do
+	command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (scripts/install-deps.sh)"; exit 1; }
+done
+/usr/bin/python3 -c 'import owslib, PIL' 2>/dev/null \
+	|| { echo "FAIL: python3-owslib or python3-pil is missing (scripts/install-deps.sh)"; exit 1; }
+
+work=$(mktemp -d "$KT_TMP/wms.XXXXXX")
+pid=""
+rc=1
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" 2>/dev/null; fi
+	if [ "$rc" -eq 0 ]; then rm -rf "$work"; else echo "kept $work for inspection"; fi
+}
+trap cleanup EXIT
+
+"$KARTENN" demo --db "$work/store.sqlite" --quiet >"$work/demo.log" 2>&1 \
+	|| { echo "FAIL: kartenn demo: $(tail -3 "$work/demo.log")"; exit 1; }
+
+"$KARTENN" serve --db "$work/store.sqlite" --port 0 --quiet >"$work/serve.out" 2>"$work/serve.err" &
+pid=$!
+url=""
+for _ in $(seq 1 100); do
+	url=$(grep -o 'http://[^ ]*/' "$work/serve.out" 2>/dev/null | head -1)
+	[ -n "$url" ] && break
+	kill -0 "$pid" 2>/dev/null || { echo "FAIL: the server exited at start"; cat "$work/serve.err"; exit 1; }
+	sleep 0.1
+done
+[ -n "$url" ] || { echo "FAIL: the server printed no URL"; exit 1; }
+for _ in $(seq 1 100); do curl -fs "${url}healthz" >/dev/null && break; sleep 0.1; done
+
+KT_WMS_BASE=${url%/} KT_WMS_DB="$work/store.sqlite" KT_WMS_WORK="$work" \
+	/usr/bin/python3 "$(dirname "$0")/wms_check.py"
+rc=$?
+kill -0 "$pid" 2>/dev/null || { echo "FAIL: the server died during the checks"; rc=1; }
+exit $rc
