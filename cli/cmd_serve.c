@@ -25,7 +25,8 @@ static void usage(FILE *out)
 	        "usage: kartenn serve --db FILE [options]\n\n"
 	        "Serves the store FILE over HTTP: the map page (/), /healthz, /metrics,\n"
 	        "/api/layers, /api/layers/NAME, /api/features/LAYER/UID,\n"
-	        "/styles/NAME.json, /static/. Stops on SIGINT/SIGTERM.\n\n"
+	        "/styles/NAME.json, /static/, /tiles/TILESET/Z/X/Y.mvt (vector tiles) and\n"
+	        "/tiles/TILESET.json (TileJSON). Stops on SIGINT/SIGTERM.\n\n"
 	        "options:\n"
 	        "  --db FILE        the store (kartenn init / kartenn demo)\n"
 	        "  --bind ADDR      address to listen on (default 127.0.0.1; 0.0.0.0 or ::\n"
@@ -38,6 +39,17 @@ static void usage(FILE *out)
 	        "                   next to the binary when installed, else the source tree)\n"
 	        "  --fonts-dir DIR  label fonts served under /static/fonts/ (default\n"
 	        "                   /usr/share/fonts/truetype/dejavu)\n"
+	        "  --tile-cache-mb N  in-memory vector tile cache, MiB (default 64; 0 = none)\n"
+	        "  --tile-max-kb N    size cap of a tile, KiB (default 500): over it the\n"
+	        "                     smallest features are dropped (lines and polygons\n"
+	        "                     first, by length / square root of area; points last)\n"
+	        "  --tile-poll-ms N   look for edits at most every N ms (default 0: before\n"
+	        "                     every tile, so no tile is stale after an edit)\n"
+	        "  --tile-max-age S   Cache-Control max-age of tiles (default 0: no-cache,\n"
+	        "                     clients revalidate with the ETag)\n"
+	        "  --no-tile-cache    build every tile on request\n"
+	        "  --wms-max-size N   most pixels a side of a WMS GetMap (default 4096;\n"
+	        "                     larger WIDTH/HEIGHT get an InvalidParameterValue)\n"
 	        "  --quiet          no request log on stderr\n"
 	        "  --help           this text\n");
 }
@@ -53,6 +65,43 @@ static int parse_uint(const char *s, long max, long *out)
 	return 0;
 }
 
+/* The vector-tile options: name, bounds, what a unit is worth. */
+static int tile_option(int c, const char *arg, kt_server_opts_t *o)
+{
+	static const struct {
+		int c;
+		const char *name;
+		long min, max;
+	} t[] = {
+		{'C', "--tile-cache-mb", 0, 1 << 20}, {'M', "--tile-max-kb", 1, 1 << 20},
+		{'P', "--tile-poll-ms", 0, 3600000},  {'A', "--tile-max-age", 0, 31536000},
+	};
+	long v = 0;
+	if (c == 'N') {
+		o->tile_cache_off = 1;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+		if (t[i].c != c)
+			continue;
+		if (parse_uint(arg, t[i].max, &v) || v < t[i].min) {
+			fprintf(stderr, "kartenn serve: %s: '%s' is not in %ld..%ld\n", t[i].name, arg,
+			        t[i].min, t[i].max);
+			return -1;
+		}
+	}
+	switch (c) {
+	case 'C':
+		o->tile_cache_bytes = (size_t)v << 20;
+		o->tile_cache_off = v == 0;
+		break;
+	case 'M': o->tile_max_bytes = (size_t)v * 1024; break;
+	case 'P': o->tile_poll_ms = (unsigned)v; break;
+	case 'A': o->tile_max_age_s = (unsigned)v; break;
+	}
+	return 0;
+}
+
 /* Fills opts from argv; returns 0, or the exit status to return. */
 static int parse_args(int argc, char **argv, const char **db, kt_server_opts_t *o)
 {
@@ -62,6 +111,12 @@ static int parse_args(int argc, char **argv, const char **db, kt_server_opts_t *
 		{"cors", required_argument, NULL, 'c'}, {"quiet", no_argument, NULL, 'q'},
 		{"web-root", required_argument, NULL, 'w'},
 		{"fonts-dir", required_argument, NULL, 'f'},
+		{"tile-cache-mb", required_argument, NULL, 'C'},
+		{"tile-max-kb", required_argument, NULL, 'M'},
+		{"tile-poll-ms", required_argument, NULL, 'P'},
+		{"tile-max-age", required_argument, NULL, 'A'},
+		{"no-tile-cache", no_argument, NULL, 'N'},
+		{"wms-max-size", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
 	};
 	long v;
@@ -88,6 +143,18 @@ static int parse_args(int argc, char **argv, const char **db, kt_server_opts_t *
 				return 2;
 			}
 			o->threads = (unsigned)v;
+			break;
+		case 'C': case 'M': case 'P': case 'A': case 'N':
+			if (tile_option(c, optarg, o))
+				return 2;
+			break;
+		case 'W':
+			if (parse_uint(optarg, 16384, &v) || v < 16) {
+				fprintf(stderr, "kartenn serve: --wms-max-size: '%s' is not in 16..16384\n",
+				        optarg);
+				return 2;
+			}
+			o->wms_max_size = (unsigned)v;
 			break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return 2;

@@ -21,6 +21,7 @@ static const struct subcommand subcommands[] = {
 	{"serve", kt_cmd_serve, "run the HTTP server"},
 	{"layers", kt_cmd_layers, "list the layers of a store with their counts"},
 	{"history", kt_cmd_history, "show or restore the history of a feature"},
+	{"tiles", kt_cmd_tiles, "vector tile tools: validate a tile against MVT 2.1"},
 	{NULL, NULL, NULL},
 };
 

@@ -16,6 +16,7 @@ int kt_cmd_serve(int argc, char **argv);
 int kt_cmd_demo(int argc, char **argv);
 int kt_cmd_layers(int argc, char **argv);
 int kt_cmd_history(int argc, char **argv);
+int kt_cmd_tiles(int argc, char **argv);
 
 /* "EPSG:2154" or "2154" → 2154; -1 when not an EPSG code. */
 int kt_cli_parse_epsg(const char *s, int *epsg);

@@ -10,7 +10,8 @@ libproj-dev proj-data proj-bin libgeos-dev libmicrohttpd-dev libcmocka-dev libja
 zlib1g-dev libbz2-dev curl ca-certificates time chromium hyperfine jq python3
 libprotobuf-c-dev protobuf-c-compiler
 libxml2-dev libxml2-utils python3-owslib
-fonts-dejavu-core"
+fonts-dejavu-core
+libcairo2-dev libpango1.0-dev libjpeg-dev python3-pil"
 
 missing=""
 for p in $PKGS; do

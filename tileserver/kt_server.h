@@ -63,6 +63,9 @@ typedef struct kt_server_opts {
 	                            * tile_poll_ms; 0 = before every tile */
 	unsigned tile_max_age_s;   /* Cache-Control max-age of tiles; 0 =
 	                            * "no-cache" (revalidate with the ETag) */
+	/* WMS (wms*.c) */
+	unsigned wms_max_size;     /* most pixels a side of a GetMap; 4096.
+	                            * Larger WIDTH/HEIGHT get an exception */
 } kt_server_opts_t;
 
 /* Starts listening and serving store. On failure returns a negative KT_E*
@@ -80,7 +83,7 @@ const char *kt_server_url(const kt_server_t *srv);
 
 /* ---- vector tiles ------------------------------------------------------
  * Checks a Mapbox Vector Tile 2.1 (raw or gzipped bytes) against the
- * specification: decodable protobuf, layer version 2 and name present,
+ * specification: decodable protobuf, layer version (1 or 2) and name present,
  * unique layer names, extent, values with exactly one known field, tag
  * pairs even and in range, feature type present, geometry commands
  * well-formed for the type (counts, parameters, ClosePath only in

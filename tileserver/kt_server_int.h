@@ -264,11 +264,23 @@ int kt_catalogue_layer(kt_request_t *req);
 int kt_catalogue_feature(kt_request_t *req);
 int kt_metrics_get(kt_request_t *req);         /* metrics.c */
 int kt_not_found(kt_request_t *req);           /* routes.c */
+int kt_ows_handle(kt_request_t *req);          /* ows.c: /ows?SERVICE=… */
+int kt_ows_wfs(kt_request_t *req);             /* ows.c: /wfs */
+int kt_ows_wms(kt_request_t *req);             /* ows.c: /wms (wms*.c) */
+int kt_ogcapi_landing(kt_request_t *req);      /* ogcapi.c */
+int kt_ogcapi_conformance(kt_request_t *req);
+int kt_ogcapi_api(kt_request_t *req);
+int kt_ogcapi_collections(kt_request_t *req);
+int kt_ogcapi_collection(kt_request_t *req);
+int kt_ogcapi_items(kt_request_t *req);        /* ogcapi_items.c */
+int kt_ogcapi_item(kt_request_t *req);
 int kt_tiles_get(kt_request_t *req);           /* tiles.c */
 int kt_tilejson_get(kt_request_t *req);
 /* Creates / frees the server's tile state (called by server.c). */
 int kt_tiles_attach(kt_server_t *srv, kt_err_t *err);
 void kt_tiles_detach(kt_server_t *srv);
+/* The tile counters in Prometheus text (metrics.c); returns the length. */
+size_t kt_tiles_metrics(const kt_server_t *srv, char *buf, size_t size);
 int kt_static_page(kt_request_t *req);         /* static.c: the map page */
 int kt_static_web(kt_request_t *req);          /*   /static/{path*} */
 int kt_static_maplibre(kt_request_t *req);     /*   MapLibre GL JS dist */

@@ -1,7 +1,8 @@
 /*
  * metrics.c — GET /metrics in the Prometheus text exposition format
  * (version 0.0.4): requests by status class, requests in flight, a
- * latency histogram, bytes sent, uptime. The counters are the atomics of
+ * latency histogram, bytes sent, uptime, and the vector-tile counters
+ * (kt_tiles_metrics, tiles.c). The counters are the atomics of
  * srv->metrics (written by every worker in server.c); this file only
  * reads them, so a scrape never blocks a request.
  */
@@ -82,6 +83,8 @@ int kt_metrics_get(kt_request_t *req)
 	              "kartenn_worker_threads %u\n",
 	        kt_monotonic_s() - srv->started, (long long)srv->started_wall,
 	        srv->opts.threads);
+	if (n < METRICS_MAX)
+		n += kt_tiles_metrics(srv, b + n, METRICS_MAX - n);
 	if (n >= METRICS_MAX)
 		n = METRICS_MAX - 1;
 	return kt_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", b, n,

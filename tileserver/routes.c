@@ -29,6 +29,17 @@ const kt_route_t kt_server_routes[] = {
 	{KT_M_GET, "/static/maplibre-gl/{path*}", kt_static_maplibre},
 	{KT_M_GET, "/static/fonts/{path*}", kt_static_fonts},
 	{KT_M_GET, "/static/{path*}", kt_static_web},
+	{KT_M_GET | KT_M_POST, "/ows", kt_ows_handle},
+	{KT_M_GET | KT_M_POST, "/wfs", kt_ows_wfs},
+	{KT_M_GET | KT_M_POST, "/wms", kt_ows_wms},
+	{KT_M_GET, "/ogcapi", kt_ogcapi_landing},
+	{KT_M_GET, "/ogcapi/", kt_ogcapi_landing},
+	{KT_M_GET, "/ogcapi/conformance", kt_ogcapi_conformance},
+	{KT_M_GET, "/ogcapi/api", kt_ogcapi_api},
+	{KT_M_GET, "/ogcapi/collections", kt_ogcapi_collections},
+	{KT_M_GET, "/ogcapi/collections/{id}", kt_ogcapi_collection},
+	{KT_M_GET, "/ogcapi/collections/{id}/items", kt_ogcapi_items},
+	{KT_M_GET, "/ogcapi/collections/{id}/items/{fid}", kt_ogcapi_item},
 	{0, NULL, kt_not_found},
 };
 
