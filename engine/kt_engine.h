@@ -65,6 +65,8 @@ void kt_alloc_fail_after(long n);
 
 /* ---- the layer catalogue --------------------------------------------- */
 
+struct kt_feature;
+
 typedef enum kt_attr_type {
 	KT_ATTR_TEXT = 1,
 	KT_ATTR_INTEGER,
@@ -107,6 +109,13 @@ typedef struct kt_layer {
 	int has_z;       /* geometry stored XYZ */
 	kt_network_kind_t network;
 	int is_public;   /* the layer itself is published */
+	/* Feature-level publication rule ("publish_when" in the definition):
+	 * when publish_attr is set, only features whose text attribute
+	 * publish_attr equals publish_value are published (collaborative maps
+	 * publish moderated contributions only). NULL: every feature. */
+	char *publish_attr;
+	char *publish_value;
+	char *publish_sql;  /* the rule as SQL (kt_layer_publish_sql) */
 	int minzoom, maxzoom;
 	char *licence;   /* e.g. "Licence Ouverte 2.0" */
 	char *attribution;
@@ -120,6 +129,13 @@ typedef struct kt_layer {
 kt_layer_t *kt_layer_parse(const char *json, const char *origin, kt_err_t *err);
 void kt_layer_free(kt_layer_t *layer);
 const kt_attr_def_t *kt_layer_attr(const kt_layer_t *layer, const char *name);
+/* 1 when f may leave the server under the layer's publication rule (the
+ * layer's own is_public and attribute flags are the caller's to apply). */
+int kt_layer_feature_published(const kt_layer_t *layer, const struct kt_feature *f);
+/* The same rule as an SQL condition over the layer table, for queries
+ * that filter in SQL ("\"etat\" = 'published'"), or NULL when the layer
+ * publishes every feature. Owned by the layer. */
+const char *kt_layer_publish_sql(const kt_layer_t *layer);
 int kt_layer_attr_index(const kt_layer_t *layer, const char *name);
 const char *kt_geom_type_name(kt_geom_type_t t);   /* "POINT", ... */
 const char *kt_attr_type_name(kt_attr_type_t t);   /* "text", ... */

@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,9 @@ void kt_layer_free(kt_layer_t *l)
 	kt_free(l->licence);
 	kt_free(l->attribution);
 	kt_free(l->definition_json);
+	kt_free(l->publish_attr);
+	kt_free(l->publish_value);
+	kt_free(l->publish_sql);
 	kt_free(l);
 }
 
@@ -197,6 +201,32 @@ static int parse_kinds(json_t *root, kt_layer_t *l, const char *origin, kt_err_t
 	return rc;
 }
 
+/* "publish_when": {"attribute": A, "equals": V}: A must be a text
+ * attribute of the layer. */
+static int parse_publish(json_t *root, kt_layer_t *l, const char *origin, kt_err_t *err)
+{
+	json_t *p = json_object_get(root, "publish_when");
+	if (!p)
+		return 0;
+	char where[600];
+	snprintf(where, sizeof where, "%s: publish_when", origin);
+	if (!json_is_object(p))
+		return kt__err(err, KT_EINVAL, "%s must be {\"attribute\": …, \"equals\": …}", where);
+	int rc = get_string(p, "attribute", 1, &l->publish_attr, where, err);
+	if (!rc)
+		rc = get_string(p, "equals", 1, &l->publish_value, where, err);
+	if (rc)
+		return rc;
+	const kt_attr_def_t *a = kt_layer_attr(l, l->publish_attr);
+	if (!a || a->type != KT_ATTR_TEXT)
+		return kt__err(err, KT_EINVAL, "%s: \"%s\" is not a text attribute of the layer", where,
+		               l->publish_attr);
+	char *sql = sqlite3_mprintf("\"%w\" = %Q", l->publish_attr, l->publish_value);
+	l->publish_sql = sql ? kt_strdup(sql) : NULL;
+	sqlite3_free(sql);
+	return l->publish_sql ? 0 : kt__err(err, KT_ENOMEM, "%s: out of memory", origin);
+}
+
 static int parse_zoom(json_t *root, kt_layer_t *l, const char *origin, kt_err_t *err)
 {
 	json_t *z = json_object_get(root, "zoom");
@@ -254,6 +284,8 @@ kt_layer_t *kt_layer_parse(const char *text, const char *origin, kt_err_t *err)
 		rc = parse_zoom(root, l, origin, err);
 	if (!rc)
 		rc = parse_attrs(root, l, origin, err);
+	if (!rc)
+		rc = parse_publish(root, l, origin, err);
 	if (!rc && l->has_z && l->geom_type == KT_GEOM_NONE)
 		rc = kt__err(err, KT_EINVAL, "%s: \"z\" needs a geometry", origin);
 	if (!rc) {
@@ -284,6 +316,22 @@ int kt_layer_attr_index(const kt_layer_t *layer, const char *name)
 		if (!strcmp(layer->attrs[i].name, name))
 			return (int)i;
 	return -1;
+}
+
+int kt_layer_feature_published(const kt_layer_t *l, const kt_feature_t *f)
+{
+	if (!l->publish_attr)
+		return 1;
+	int i = kt_layer_attr_index(l, l->publish_attr);
+	if (i < 0 || (size_t)i >= f->n_values)
+		return 0;
+	const kt_value_t *v = &f->values[i];
+	return !v->is_null && v->s && !strcmp(v->s, l->publish_value);
+}
+
+const char *kt_layer_publish_sql(const kt_layer_t *l)
+{
+	return l->publish_sql;
 }
 
 const kt_attr_def_t *kt_layer_attr(const kt_layer_t *layer, const char *name)

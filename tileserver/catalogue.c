@@ -9,7 +9,8 @@
  * one (same 404), and no private attribute ever leaves this file — every
  * list of attributes or values is filtered on is_public here, in one
  * function each (public_attrs, feature_properties), and a collaborative
- * contribution is served only once published (feature_is_published).
+ * contribution is served only once published (the layer's publish_when rule,
+ * kt_layer_feature_published).
  */
 #include <stdio.h>
 #include <string.h>
@@ -141,20 +142,6 @@ static json_t *feature_properties(const kt_layer_t *l, const kt_feature_t *f)
 	return p;
 }
 
-/* Collaborative layers (collab_*) publish only the contributions whose
- * moderation state "etat" is "published" (DESIGN.md §1, §3): the others
- * answer the same 404 as a missing feature. */
-static int feature_is_published(const kt_layer_t *l, const kt_feature_t *f)
-{
-	if (strncmp(l->name, "collab_", 7))
-		return 1;
-	int i = kt_layer_attr_index(l, "etat");
-	if (i < 0 || (size_t)i >= f->n_values)
-		return 1;
-	const kt_value_t *v = &f->values[i];
-	return !v->is_null && v->s && !strcmp(v->s, "published");
-}
-
 static int feature_answer(kt_request_t *req, const kt_layer_t *l, const kt_feature_t *f)
 {
 	json_t *geom = json_null();
@@ -204,7 +191,7 @@ int kt_catalogue_feature(kt_request_t *req)
 		return kt_respond_problem(req, 500, "the feature could not be read (%s)",
 		                          kt_strerror(rc));
 	}
-	if (feature_is_published(l, f))
+	if (kt_layer_feature_published(l, f))
 		rc = feature_answer(req, l, f);
 	else
 		rc = kt_respond_problem(req, 404, "no feature '%s' in layer '%s'", uid, name);

@@ -13,7 +13,7 @@
  *
  * Privacy: the only way from a layer to the names a client may see, filter
  * or sort on is kt_ows_public_attr(); the only way to rows is through
- * kt_ows_publish_where() (collaborative layers publish only moderated
+ * kt_layer_publish_sql() (collaborative layers publish only moderated
  * contributions, as catalogue.c does).
  */
 #ifndef KT_OWS_INT_H
@@ -118,8 +118,6 @@ const char *kt_ows_crs_name(const kt_crs_t *crs, char *buf, size_t size);
 /* The public attribute name of l (a prefix "kartenn:" is accepted), or
  * NULL when there is none of that name or it is private. */
 const kt_attr_def_t *kt_ows_public_attr(const kt_layer_t *l, const char *name);
-/* The WHERE fragment that hides unpublished rows of l, or NULL. */
-const char *kt_ows_publish_where(const kt_layer_t *l);
 /* The public layer named (an "kartenn:" prefix accepted), or NULL. */
 const kt_layer_t *kt_ows_public_layer(const kt_store_t *s, const char *name);
 

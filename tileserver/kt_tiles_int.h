@@ -140,9 +140,6 @@ int kt_tile_build(kt_ctx_t *ctx, kt_tiles_t *tiles, const kt_layer_t *const *lay
                   size_t n_layers, int z, uint32_t x, uint32_t y, unsigned char **out,
                   size_t *len, kt_tile_stats_t *stats);
 
-/* 1 when a feature of a collaborative layer may be shown (published), the
- * rule of catalogue.c. */
-int kt_tile_feature_visible(const kt_layer_t *l, const kt_feature_t *f);
 
 /* ---- tilecache.c ------------------------------------------------------- */
 

@@ -6,7 +6,7 @@
  * What it keeps true: every name a client sends (type name, property,
  * sort key) is looked up here against the public flags of the catalogue,
  * so a private layer or attribute answers exactly as a missing one; every
- * read of rows carries kt_ows_publish_where, so an unmoderated
+ * read of rows carries kt_layer_publish_sql, so an unmoderated
  * contribution never leaves through these services.
  */
 #include <string.h>
@@ -40,14 +40,6 @@ const kt_attr_def_t *kt_ows_public_attr(const kt_layer_t *l, const char *name)
 	return a && a->is_public ? a : NULL;
 }
 
-const char *kt_ows_publish_where(const kt_layer_t *l)
-{
-	/* the same rule as catalogue.c feature_is_published */
-	if (strncmp(l->name, "collab_", 7) || kt_layer_attr_index(l, "etat") < 0)
-		return NULL;
-	return "\"etat\" = 'published'";
-}
-
 const char *kt_ows_base_url(kt_request_t *req)
 {
 	const char *host = kt_req_header(req, "Host");
@@ -74,7 +66,7 @@ int kt_ows_select_prepare(kt_arena_t *a, const kt_ows_select_t *s, kt_select_t *
 	out->q.offset = s->offset;
 	out->sort = s->sort;
 	out->n_sort = s->n_sort;
-	const char *pub = kt_ows_publish_where(s->layer);
+	const char *pub = kt_layer_publish_sql(s->layer);
 	const char *frag = s->where && s->where->sql.len ? s->where->sql.p : NULL;
 	if (pub && frag)
 		out->where = kt_arena_printf(a, "%s AND (%s)", pub, frag);

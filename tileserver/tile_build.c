@@ -13,7 +13,7 @@
  * Privacy: a feature's properties are its uid, the attributes its layer
  * marks public — never another one — and, for network layers, its
  * DT-DICT class; a collaborative contribution appears only once
- * published (the rule of catalogue.c, kt_tile_feature_visible). Feature
+ * published (the layer's publish_when rule, kt_layer_feature_published). Feature
  * ids are the store's fid.
  */
 #include <stdio.h>
@@ -44,17 +44,6 @@ size_t kt_tileset_layers(const kt_store_t *store, const char *tileset,
 	return 1;
 }
 
-int kt_tile_feature_visible(const kt_layer_t *l, const kt_feature_t *f)
-{
-	if (strncmp(l->name, "collab_", 7))
-		return 1;
-	int i = kt_layer_attr_index(l, "etat");
-	if (i < 0 || (size_t)i >= f->n_values)
-		return 1;
-	const kt_value_t *v = &f->values[i];
-	return !v->is_null && v->s && !strcmp(v->s, "published");
-}
-
 struct build {
 	kt_ctx_t *ctx;
 	const kt_layer_t *layer;
@@ -81,7 +70,7 @@ static int feature_props(kt_mvt_t *mvt, const kt_layer_t *l, const kt_feature_t 
 static int on_feature(const kt_feature_t *f, void *data)
 {
 	struct build *b = data;
-	if (!f->wkb || !kt_tile_feature_visible(b->layer, f))
+	if (!f->wkb || !kt_layer_feature_published(b->layer, f))
 		return 0;
 	int rc = kt_tile_geom_encode(kt_ctx_geos(b->ctx), &b->xf, f->wkb, f->wkb_len, &b->g);
 	if (b->g.repaired > 0)

@@ -127,6 +127,47 @@ static void test_layer_alloc_failure_is_clean(void **state)
 	assert_true(failures > 3);
 }
 
+static void test_layer_publish_rule(void **state)
+{
+	(void)state;
+	kt_err_t err = {0};
+	kt_layer_t *l = kt_layer_parse(
+		"{\"name\":\"collab_x\",\"title\":\"X\",\"geometry\":\"POINT\",\"public\":true,"
+		"\"publish_when\":{\"attribute\":\"etat\",\"equals\":\"published\"},"
+		"\"attributes\":[{\"name\":\"etat\",\"type\":\"text\"},{\"name\":\"n\",\"type\":\"integer\"}]}",
+		"x.json", &err);
+	if (!l)
+		fail_msg("%s", err.msg);
+	assert_string_equal(kt_layer_publish_sql(l), "\"etat\" = 'published'");
+	kt_feature_t *f = kt_feature_new(l);
+	assert_int_equal(kt_layer_feature_published(l, f), 0); /* null state */
+	kt_feature_set_text(f, 0, "proposed");
+	assert_int_equal(kt_layer_feature_published(l, f), 0);
+	kt_feature_set_text(f, 0, "published");
+	assert_int_equal(kt_layer_feature_published(l, f), 1);
+	kt_feature_free(f);
+	kt_layer_free(l);
+	/* a layer without the rule publishes everything */
+	l = kt_layer_parse("{\"name\":\"y\",\"title\":\"Y\",\"geometry\":\"POINT\"}", "y.json", &err);
+	f = kt_feature_new(l);
+	assert_null(kt_layer_publish_sql(l));
+	assert_int_equal(kt_layer_feature_published(l, f), 1);
+	kt_feature_free(f);
+	kt_layer_free(l);
+	expect_refused("{\"name\":\"x\",\"title\":\"t\",\"geometry\":\"POINT\","
+	               "\"publish_when\":{\"attribute\":\"n\",\"equals\":\"1\"},"
+	               "\"attributes\":[{\"name\":\"n\",\"type\":\"integer\"}]}", "not a text attribute");
+	expect_refused("{\"name\":\"x\",\"title\":\"t\",\"geometry\":\"POINT\",\"publish_when\":3}",
+	               "publish_when");
+	/* the repository's collaborative layers carry the rule */
+	kt_catalogue_t *cat = NULL;
+	assert_int_equal(kt_catalogue_load_dir(kt_test_env("KT_LAYERS_DIR"), &cat, &err), 0);
+	for (size_t i = 0; i < cat->n_layers; i++)
+		if (!strncmp(cat->layers[i]->name, "collab_", 7))
+			assert_string_equal(cat->layers[i]->publish_attr, "etat");
+	kt_catalogue_free(cat);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_layer_refuses_bad_definitions),
 		cmocka_unit_test(test_layer_repository_catalogue),
 		cmocka_unit_test(test_layer_alloc_failure_is_clean),
+		cmocka_unit_test(test_layer_publish_rule),
 	};
 	return cmocka_run_group_tests_name("layer", tests, NULL, NULL);
 }
