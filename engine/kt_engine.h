@@ -329,6 +329,33 @@ int kt_history_list(kt_ctx_t *ctx, const char *layer, const char *uid,
 int kt_feature_restore(kt_ctx_t *ctx, const char *layer, const char *uid,
                        int64_t version, const kt_actor_t *actor);
 
+/* ---- changes ----------------------------------------------------------
+ * Every write (insert, update, delete, restore), by this process or any
+ * other on the same store, has an increasing change id. A watcher (the
+ * tile cache) asks cheaply for the last id, then lists the changes after
+ * the last one it applied, each with the bounding box of the feature's
+ * geometry before and after the change, in the store CRS. */
+typedef struct kt_change {
+	int64_t id;
+	const char *layer;
+	const char *uid;
+	const char *op;        /* "insert", "update", "delete", "restore" */
+	int has_before;        /* the feature had a geometry before */
+	double before[4];      /* minx, miny, maxx, maxy */
+	int has_after;         /* and after (0 when deleted since) */
+	double after[4];
+} kt_change_t;
+
+typedef int (*kt_change_cb)(const kt_change_t *c, void *data);
+
+/* The id of the latest change, 0 when none (one indexed read, statement
+ * cached on the ctx). */
+int kt_changes_last(kt_ctx_t *ctx, int64_t *id);
+/* Calls cb for every change with after < id <= upto, oldest first. The
+ * "after" box is the geometry the feature got from the change: the one
+ * the next change replaced, or its current one. */
+int kt_changes_list(kt_ctx_t *ctx, int64_t after, int64_t upto, kt_change_cb cb, void *data);
+
 /* ---- import batches (provenance) -------------------------------------- */
 
 int kt_batch_begin(kt_ctx_t *ctx, const char *layer, const char *source,

@@ -42,6 +42,7 @@ struct kt_ctx {
 	struct kt_transform_cache *tcache;
 	sqlite3_stmt **stmts; /* n_layers * KT_STMT_COUNT_ */
 	int in_tx;
+	sqlite3_stmt *changes_last; /* kt_changes_last */
 	sqlite3_stmt *sp_stmts[3]; /* SAVEPOINT, RELEASE, ROLLBACK TO: kt__savepoint */
 	char fixed_time[32]; /* empty: use the clock */
 	char errmsg[1024];

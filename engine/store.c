@@ -513,6 +513,7 @@ void kt_ctx_close(kt_ctx_t *c)
 	kt_free(c->stmts);
 	for (int i = 0; i < 3; i++)
 		sqlite3_finalize(c->sp_stmts[i]);
+	sqlite3_finalize(c->changes_last);
 	if (c->in_tx)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	kt__transform_cache_free(c->tcache);

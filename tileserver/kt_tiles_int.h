@@ -204,10 +204,8 @@ struct kt_tiles {
 	kt_tiles_opts_t opts;
 	kt_tilecache_t *cache;  /* NULL when disabled */
 	pthread_mutex_t lock;   /* serialises invalidation and extents */
-	atomic_int_fast64_t applied;   /* last kt_history id applied */
+	atomic_int_fast64_t applied;   /* last change id applied (kt_changes_last) */
 	atomic_int_fast64_t last_poll_us;
-	pthread_key_t key;      /* per-thread prepared statements */
-	int key_ok;
 	/* extents per catalogue layer (index as in the catalogue) */
 	struct kt_layer_extent {
 		int valid;      /* computed since the last change */

@@ -3,25 +3,19 @@
  * that features changed.
  *
  * Every change made through kartenn — API, `kartenn history --restore`,
- * `kartenn import`, in this process or another — goes through the engine,
- * which appends one row to kt_history (ids increase; the row holds the
- * state the change replaced: the old geometry, none for an insert).
- * Before it answers a tile, a worker calls kt_tiles_sync: one indexed
- * `SELECT max(id) FROM kt_history` (a per-thread prepared statement)
- * tells whether anything happened since the last id applied. When
- * something did, one worker at a time (under t->lock) reads the new rows;
- * for each, the old geometry is the row's, the new one the state the next
- * change of the same feature replaced, or else the feature's current row
- * (none once deleted). It drops from the cache the tiles of the layer's
- * tileset and of the composite, at every zoom of the layer's range, whose
- * buffered bounds meet the old or the new geometry's bbox (EPSG:3857).
- * This reads the engine's kt_history and layer tables through the ctx's
- * SQLite handle: a change of their layout must be reflected here (and is
- * caught by tests/integration/test_tiles.sh). Only then is the id marked applied: a worker that saw
- * the new id waits for the invalidation before it looks in the cache, so
- * no tile older than an edit committed before the request began is
- * served. The generation bump before the drop keeps tiles built during
- * the invalidation out of the cache (tilecache.c).
+ * `kartenn import`, in this process or another — has an id in the
+ * engine's change feed (kt_changes_*). Before it answers a tile, a worker
+ * asks for the last id (kt_changes_last: one indexed read, statement
+ * cached on its ctx). When something happened since the last id applied,
+ * one worker at a time (under t->lock) lists the new changes and drops
+ * from the cache the tiles of the layer's tileset and of the composite, at
+ * every zoom of the layer's range, whose buffered bounds meet the box of
+ * the geometry before or after the change (store CRS → EPSG:3857,
+ * densified). Only then is the id marked applied: a worker that saw the
+ * new id waits for the invalidation before it looks in the cache, so no
+ * tile older than an edit committed before the request began is served.
+ * The generation bump before the drop keeps tiles built during the
+ * invalidation out of the cache (tilecache.c).
  *
  * Layer extents are computed on first use and again after a change to
  * the layer: in EPSG:3857 from the layer's R*Tree (cheap; encloses the
@@ -38,21 +32,6 @@
 
 #include "kt_tiles_int.h"
 
-/* The per-thread statement of the cheap check. */
-struct tstate {
-	sqlite3 *db;
-	sqlite3_stmt *max_id;
-};
-
-static void tstate_free(void *p)
-{
-	struct tstate *s = p;
-	if (s) {
-		sqlite3_finalize(s->max_id);
-		kt_free(s);
-	}
-}
-
 int kt_tiles_new(kt_store_t *store, const kt_tiles_opts_t *opts, kt_tiles_t **out)
 {
 	kt_tiles_t *t = kt_calloc(1, sizeof *t);
@@ -68,10 +47,6 @@ int kt_tiles_new(kt_store_t *store, const kt_tiles_opts_t *opts, kt_tiles_t **ou
 	int rc = t->extents ? 0 : KT_ENOMEM;
 	if (!rc && opts->cache_bytes)
 		rc = kt_tilecache_new(opts->cache_bytes, &t->cache);
-	if (!rc && pthread_key_create(&t->key, tstate_free))
-		rc = KT_EIO;
-	else if (!rc)
-		t->key_ok = 1;
 	if (rc) {
 		kt_tiles_free(t);
 		return rc;
@@ -84,8 +59,6 @@ void kt_tiles_free(kt_tiles_t *t)
 {
 	if (!t)
 		return;
-	if (t->key_ok)
-		pthread_key_delete(t->key);
 	kt_tilecache_free(t->cache);
 	kt_free(t->extents);
 	pthread_mutex_destroy(&t->lock);
@@ -99,34 +72,6 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* max(id) of kt_history through the thread's cached statement. */
-static int history_max(kt_tiles_t *t, kt_ctx_t *ctx, int64_t *max)
-{
-	sqlite3 *db = kt_ctx_sqlite(ctx);
-	struct tstate *s = pthread_getspecific(t->key);
-	if (s && s->db != db) {
-		tstate_free(s);
-		pthread_setspecific(t->key, NULL);
-		s = NULL;
-	}
-	if (!s) {
-		s = kt_calloc(1, sizeof *s);
-		if (!s)
-			return KT_ENOMEM;
-		s->db = db;
-		if (sqlite3_prepare_v3(db, "SELECT coalesce(max(id), 0) FROM kt_history", -1,
-		                       SQLITE_PREPARE_PERSISTENT, &s->max_id, NULL) != SQLITE_OK ||
-		    pthread_setspecific(t->key, s)) {
-			tstate_free(s);
-			return kt_ctx_error(ctx, KT_EIO, "%s: %s", __func__, sqlite3_errmsg(db));
-		}
-	}
-	int rc = sqlite3_step(s->max_id) == SQLITE_ROW ? 0 : KT_EIO;
-	*max = sqlite3_column_int64(s->max_id, 0);
-	sqlite3_reset(s->max_id);
-	return rc ? kt_ctx_error(ctx, rc, "%s: %s", __func__, sqlite3_errmsg(db)) : 0;
-}
-
 static int layer_index(const kt_tiles_t *t, const kt_layer_t *l)
 {
 	const kt_catalogue_t *cat = kt_store_catalogue(t->store);
@@ -134,31 +79,6 @@ static int layer_index(const kt_tiles_t *t, const kt_layer_t *l)
 		if (cat->layers[i] == l)
 			return (int)i;
 	return -1;
-}
-
-/* bbox of a WKB in EPSG:3857 (geometry transformed, then its envelope). */
-static int wkb_bbox_3857(kt_ctx_t *ctx, const void *blob, int len, int epsg, double b[4])
-{
-	unsigned char *wkb = kt_malloc((size_t)len);
-	if (!wkb)
-		return KT_ENOMEM;
-	memcpy(wkb, blob, (size_t)len);
-	int rc = 0;
-	if (epsg != 3857) {
-		kt_transform_t *tr;
-		rc = kt_ctx_transform(ctx, epsg, 3857, &tr);
-		if (!rc)
-			rc = kt_transform_wkb(ctx, tr, wkb, (size_t)len);
-	}
-	GEOSContextHandle_t h = kt_ctx_geos(ctx);
-	GEOSGeometry *g = rc ? NULL : GEOSGeomFromWKB_buf_r(h, wkb, (size_t)len);
-	if (!rc && (!g || GEOSisEmpty_r(h, g) ||
-	            !GEOSGeom_getExtent_r(h, g, &b[0], &b[1], &b[2], &b[3])))
-		rc = KT_EGEOM;
-	if (g)
-		GEOSGeom_destroy_r(h, g);
-	kt_free(wkb);
-	return rc;
 }
 
 /* Drops the tiles of l's tilesets whose buffered bounds meet the 3857
@@ -174,123 +94,50 @@ static void drop_bbox(kt_tiles_t *t, const kt_layer_t *l, const double b[4])
 
 static const double world[4] = {-KT_MERC_HALF, -KT_MERC_HALF, KT_MERC_HALF, KT_MERC_HALF};
 
-/* Drops the tiles one geometry (a history row's WKB blob) touched. */
-static void drop_wkb(kt_tiles_t *t, kt_ctx_t *ctx, const kt_layer_t *l, const void *blob,
-                     int len, int epsg)
+static int transform_box(kt_ctx_t *ctx, int from, int to, const double in[4], double out[4]);
+
+/* Drops the tiles a box (store CRS) touches. */
+static void drop_store_box(kt_tiles_t *t, kt_ctx_t *ctx, const kt_layer_t *l, const double in[4])
 {
 	double b[4];
-	if (!blob || len <= 0)
-		return;
-	if (wkb_bbox_3857(ctx, blob, len, epsg ? epsg : kt_store_epsg(t->store), b))
+	if (transform_box(ctx, kt_store_epsg(t->store), 3857, in, b))
 		memcpy(b, world, sizeof b); /* unreadable: rather all than a stale one */
 	drop_bbox(t, l, b);
 }
 
-static int transform_box(kt_ctx_t *ctx, int from, int to, const double in[4], double out[4]);
+struct apply {
+	kt_tiles_t *t;
+	kt_ctx_t *ctx;
+};
 
-/* Drops the tiles the current geometry of uid touches (nothing when the
- * feature no longer exists). cur caches one statement per layer. */
-static int drop_current(kt_tiles_t *t, kt_ctx_t *ctx, const kt_layer_t *l, int li,
-                        const char *uid, sqlite3_stmt **cur)
+/* One change: the tiles of the old and the new geometry dropped, the
+ * layer's extent marked stale. */
+static int apply_change(const kt_change_t *c, void *data)
 {
-	sqlite3 *db = kt_ctx_sqlite(ctx);
-	if (!cur[li]) {
-		char *sql = sqlite3_mprintf("SELECT MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), "
-		                            "MbrMaxY(geom) FROM \"%w\" WHERE uid = ?", l->name);
-		int ok = sql && sqlite3_prepare_v2(db, sql, -1, &cur[li], NULL) == SQLITE_OK;
-		sqlite3_free(sql);
-		if (!ok)
-			return KT_EIO;
-	}
-	sqlite3_stmt *st = cur[li];
-	sqlite3_bind_text(st, 1, uid, -1, SQLITE_TRANSIENT);
-	int step = sqlite3_step(st);
-	if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		double in[4], b[4];
-		for (int i = 0; i < 4; i++)
-			in[i] = sqlite3_column_double(st, i);
-		if (transform_box(ctx, kt_store_epsg(t->store), 3857, in, b))
-			memcpy(b, world, sizeof b);
-		drop_bbox(t, l, b);
-	}
-	sqlite3_reset(st);
-	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : KT_EIO;
-}
-
-/* The engine's kt_history keeps, in each row, the state the change
- * replaced (none for an insert); the state after a change is the one the
- * next change of the same feature replaced, or the current row. */
-static const char rows_sql[] =
-	"SELECT id, layer, uid, geom, epsg FROM kt_history WHERE id > ? AND id <= ? ORDER BY id";
-static const char next_sql[] =
-	"SELECT geom, epsg FROM kt_history WHERE layer = ? AND uid = ? AND id > ? "
-	"ORDER BY id LIMIT 1";
-
-/* One history row: the tiles of the old and the new geometry dropped,
- * the layer's extent marked stale. */
-static int apply_row(kt_tiles_t *t, kt_ctx_t *ctx, sqlite3_stmt *row, sqlite3_stmt *next,
-                     sqlite3_stmt **cur)
-{
-	const char *name = (const char *)sqlite3_column_text(row, 1);
-	const char *uid = (const char *)sqlite3_column_text(row, 2);
-	const kt_layer_t *l = name ? kt_store_layer(t->store, name) : NULL;
-	if (!l || !uid || l->geom_type == KT_GEOM_NONE)
+	struct apply *a = data;
+	kt_tiles_t *t = a->t;
+	const kt_layer_t *l = kt_store_layer(t->store, c->layer);
+	if (!l || l->geom_type == KT_GEOM_NONE)
 		return 0;
 	int li = layer_index(t, l);
 	if (li >= 0)
 		t->extents[li].valid = 0;
 	if (!t->cache || !l->is_public || li < 0)
 		return 0;
-	/* before the change */
-	drop_wkb(t, ctx, l, sqlite3_column_blob(row, 3), sqlite3_column_bytes(row, 3),
-	         sqlite3_column_int(row, 4));
-	/* after it: replaced by the next change, or current */
-	sqlite3_bind_text(next, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(next, 2, uid, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(next, 3, sqlite3_column_int64(row, 0));
-	int step = sqlite3_step(next), rc = 0;
-	if (step == SQLITE_ROW)
-		drop_wkb(t, ctx, l, sqlite3_column_blob(next, 0), sqlite3_column_bytes(next, 0),
-		         sqlite3_column_int(next, 1));
-	else if (step == SQLITE_DONE)
-		rc = drop_current(t, ctx, l, li, uid, cur);
-	else
-		rc = KT_EIO;
-	sqlite3_reset(next);
-	return rc;
+	if (c->has_before)
+		drop_store_box(t, a->ctx, l, c->before);
+	if (c->has_after)
+		drop_store_box(t, a->ctx, l, c->after);
+	return 0;
 }
 
-/* Applies rows (from, to]; called under t->lock. */
+/* Applies changes (from, to]; called under t->lock. */
 static int apply_changes(kt_tiles_t *t, kt_ctx_t *ctx, int64_t from, int64_t to)
 {
-	sqlite3 *db = kt_ctx_sqlite(ctx);
-	sqlite3_stmt *row = NULL, *next = NULL;
-	sqlite3_stmt **cur = kt_calloc(t->n_extents ? t->n_extents : 1, sizeof *cur);
-	if (!cur)
-		return kt_ctx_error(ctx, KT_ENOMEM, "%s: out of memory", __func__);
-	if (sqlite3_prepare_v2(db, rows_sql, -1, &row, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, next_sql, -1, &next, NULL) != SQLITE_OK) {
-		sqlite3_finalize(row);
-		kt_free(cur);
-		return kt_ctx_error(ctx, KT_EIO, "%s: %s", __func__, sqlite3_errmsg(db));
-	}
 	if (t->cache)
 		kt_tilecache_gen_bump(t->cache);
-	sqlite3_bind_int64(row, 1, from);
-	sqlite3_bind_int64(row, 2, to);
-	int rc = 0, step;
-	while (!rc && (step = sqlite3_step(row)) == SQLITE_ROW)
-		rc = apply_row(t, ctx, row, next, cur);
-	if (!rc && step != SQLITE_DONE)
-		rc = KT_EIO;
-	if (rc)
-		kt_ctx_error(ctx, rc, "%s: %s", __func__, sqlite3_errmsg(db));
-	sqlite3_finalize(row);
-	sqlite3_finalize(next);
-	for (size_t i = 0; i < t->n_extents; i++)
-		sqlite3_finalize(cur[i]);
-	kt_free(cur);
-	return rc;
+	struct apply a = {t, ctx};
+	return kt_changes_list(ctx, from, to, apply_change, &a);
 }
 
 int kt_tiles_sync(kt_tiles_t *t, kt_ctx_t *ctx)
@@ -302,7 +149,7 @@ int kt_tiles_sync(kt_tiles_t *t, kt_ctx_t *ctx)
 		atomic_store(&t->last_poll_us, now);
 	}
 	int64_t max;
-	int rc = history_max(t, ctx, &max);
+	int rc = kt_changes_last(ctx, &max);
 	if (rc || max <= atomic_load(&t->applied))
 		return rc;
 	pthread_mutex_lock(&t->lock);

@@ -334,6 +334,61 @@ static void test_store_migration_adds_and_refuses(void **state)
 	free(dir);
 }
 
+struct seen {
+	int n;
+	char ops[8][16];
+	int has_before[8], has_after[8];
+	double before_x[8], after_x[8];
+};
+
+static int on_change(const kt_change_t *c, void *data)
+{
+	struct seen *s = data;
+	if (s->n < 8) {
+		snprintf(s->ops[s->n], 16, "%s", c->op);
+		s->has_before[s->n] = c->has_before;
+		s->has_after[s->n] = c->has_after;
+		s->before_x[s->n] = c->before[0];
+		s->after_x[s->n] = c->after[0];
+	}
+	s->n++;
+	return 0;
+}
+
+/* The change feed: every write has an id; each change carries the box of
+ * the geometry before and after it. */
+static void test_store_changes_feed(void **state)
+{
+	struct fixture *fx = *state;
+	kt_actor_t who = {.who = "t"};
+	int64_t start, last;
+	assert_int_equal(kt_changes_last(fx->ctx, &start), 0);
+	kt_feature_t *f = lamp(fx->ctx, "C-1", 1400100, 7200100);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &who), 0);
+	unsigned char wkb[21];
+	point_wkb(wkb, 1400500, 7200500);
+	kt_feature_set_wkb(f, wkb, sizeof wkb, 3948);
+	assert_int_equal(kt_feature_update(fx->ctx, "lamp", f, &who), 0);
+	assert_int_equal(kt_feature_delete(fx->ctx, "lamp", f->uid, f->version, &who), 0);
+	assert_int_equal(kt_changes_last(fx->ctx, &last), 0);
+	assert_int_equal(last - start, 3);
+	struct seen s = {0};
+	assert_int_equal(kt_changes_list(fx->ctx, start, last, on_change, &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.ops[0], "insert");
+	assert_true(!s.has_before[0] && s.has_after[0] && s.after_x[0] == 1400100);
+	assert_string_equal(s.ops[1], "update");
+	assert_true(s.has_before[1] && s.before_x[1] == 1400100 && s.has_after[1] && s.after_x[1] == 1400500);
+	assert_string_equal(s.ops[2], "delete");
+	assert_true(s.has_before[2] && s.before_x[2] == 1400500 && !s.has_after[2]);
+	/* a window lists only its own changes */
+	s = (struct seen){0};
+	assert_int_equal(kt_changes_list(fx->ctx, start + 1, start + 2, on_change, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ops[0], "update");
+	kt_feature_free(f);
+}
+
 struct worker {
 	kt_store_t *store;
 	int id;
@@ -398,6 +453,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_rejects_wrong_geometry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_migration_adds_and_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_threads_each_with_ctx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_changes_feed, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
