@@ -31,16 +31,8 @@ die() { echo "FAIL: $*"; [ -f "$work/serve.err" ] && tail -20 "$work/serve.err";
 "$KARTENN" demo --db "$work/demo.sqlite" --quiet >"$work/demo.log" 2>&1 \
 	|| die "kartenn demo failed: $(tail -3 "$work/demo.log")"
 
-"$KARTENN" serve --db "$work/demo.sqlite" --port 0 >"$work/serve.out" 2>"$work/serve.err" &
-pid=$!
-url=""
-for _ in $(seq 100); do
-	url=$(grep -o 'http://[^ ]*/' "$work/serve.out" 2>/dev/null | head -1)
-	[ -n "$url" ] && break
-	kill -0 "$pid" 2>/dev/null || die "the server exited at start"
-	sleep 0.1
-done
-[ -n "$url" ] || die "the server did not say where it listens"
+. "$(dirname "$0")/../support/serve.sh"
+kt_serve "$work/demo.sqlite" "$work"
 
 rm -rf "$shots"
 cd "$KT_SRC" && node tests/integration/browser_map.mjs "${url%/}" "$shots"

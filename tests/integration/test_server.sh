@@ -75,24 +75,11 @@ fi
 
 # --- start -------------------------------------------------------------
 cors="https://carte.lanester.example"
-"$KARTENN" serve --db "$db" --port 0 --cors "$cors" >"$work/serve.out" 2>"$work/serve.err" &
-pid=$!
-url=""
-for _ in $(seq 1 100); do
-	url=$(grep -o 'http://[^ ]*/' "$work/serve.out" 2>/dev/null | head -1)
-	[ -n "$url" ] && break
-	kill -0 "$pid" 2>/dev/null || die "the server exited at start"
-	sleep 0.1
-done
-[ -n "$url" ] || die "the server printed no URL"
-base=${url%/}
+. "$(dirname "$0")/../support/serve.sh"
+kt_serve "$db" "$work" --cors "$cors"
 hostport=${base#http://}
 host=${hostport%:*}
 port=${hostport##*:}
-for _ in $(seq 1 100); do
-	curl -fs "$base/healthz" >/dev/null && break
-	sleep 0.1
-done
 echo "server: $base (pid $pid)"
 
 # get PATH NAME [curl args]: body in $out/NAME, headers in $out/NAME.h,

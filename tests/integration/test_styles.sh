@@ -65,17 +65,8 @@ echo "backup" >"$root/web/app.js.bak"
 echo '{"version": 8, ' >"$root/styles/truncated.json"
 echo "sub" >"$root/web/sub/ok.txt"
 
-"$KARTENN" serve --db "$work/s.sqlite" --port 0 --web-root "$root" >"$work/serve.out" 2>"$work/serve.err" &
-pid=$!
-url=""
-for _ in $(seq 100); do
-	url=$(grep -o 'http://[^ ]*/' "$work/serve.out" 2>/dev/null | head -1)
-	[ -n "$url" ] && break
-	kill -0 "$pid" 2>/dev/null || die "the server exited at start"
-	sleep 0.1
-done
-[ -n "$url" ] || die "the server did not say where it listens"
-base=${url%/}
+. "$(dirname "$0")/../support/serve.sh"
+kt_serve "$work/s.sqlite" "$work" --web-root "$root"
 hostport=${base#http://}
 
 # status CONTENT_TYPE_PREFIX PATH [curl args…]
@@ -167,15 +158,7 @@ check "the server still answers" curl -sf -o /dev/null "$base/healthz"
 
 # No web root: the page says so, the API still works.
 kill -TERM "$pid"; wait "$pid" 2>/dev/null
-"$KARTENN" serve --db "$work/s.sqlite" --port 0 --web-root "$work/nowhere" >"$work/serve.out" 2>"$work/serve.err" &
-pid=$!
-url=""
-for _ in $(seq 100); do
-	url=$(grep -o 'http://[^ ]*/' "$work/serve.out" 2>/dev/null | head -1)
-	[ -n "$url" ] && break
-	sleep 0.1
-done
-base=${url%/}
+kt_serve "$work/s.sqlite" "$work" --web-root "$work/nowhere"
 expect "no web root: page 404" "404 application/problem+json" /
 check "no web root: the problem says why" grep -q "web-root" "$work/body"
 expect "no web root: API still answers" "200 application/json" /api/layers

@@ -52,21 +52,11 @@ die() { echo "FAIL: $*"; [ -f "$work/serve.err" ] && tail -20 "$work/serve.err";
 jqc() { jq -e "$@" >/dev/null; }
 header() { grep -i "^$1:" "$2" | head -1 | cut -d: -f2- | tr -d '\r' | sed 's/^ //'; }
 
-# serve DB [options]: starts the server, sets $base
+# serve DB [options]: starts the server, sets $pid and $base
+. "$(dirname "$0")/../support/serve.sh"
 serve() {
 	local db=$1; shift
-	: >"$work/serve.out"
-	"$KARTENN" serve --db "$db" --port 0 "$@" >"$work/serve.out" 2>>"$work/serve.err" &
-	pid=$!
-	base=""
-	for _ in $(seq 1 100); do
-		base=$(grep -o 'http://[^ ]*/' "$work/serve.out" 2>/dev/null | head -1)
-		[ -n "$base" ] && break
-		kill -0 "$pid" 2>/dev/null || die "the server exited at start"
-		sleep 0.1
-	done
-	[ -n "$base" ] || die "the server printed no URL"
-	base=${base%/}
+	kt_serve "$db" "$work" "$@"
 }
 stop() {
 	kill -TERM "$pid" 2>/dev/null

@@ -32,17 +32,8 @@ trap cleanup EXIT
 "$KARTENN" demo --db "$work/store.sqlite" --quiet >"$work/demo.log" 2>&1 \
 	|| { echo "FAIL: kartenn demo: $(tail -3 "$work/demo.log")"; exit 1; }
 
-"$KARTENN" serve --db "$work/store.sqlite" --port 0 --quiet >"$work/serve.out" 2>"$work/serve.err" &
-pid=$!
-url=""
-for _ in $(seq 1 100); do
-	url=$(grep -o 'http://[^ ]*/' "$work/serve.out" 2>/dev/null | head -1)
-	[ -n "$url" ] && break
-	kill -0 "$pid" 2>/dev/null || { echo "FAIL: the server exited at start"; cat "$work/serve.err"; exit 1; }
-	sleep 0.1
-done
-[ -n "$url" ] || { echo "FAIL: the server printed no URL"; exit 1; }
-for _ in $(seq 1 100); do curl -fs "${url}healthz" >/dev/null && break; sleep 0.1; done
+. "$(dirname "$0")/../support/serve.sh"
+kt_serve "$work/store.sqlite" "$work" --quiet
 
 KT_WMS_BASE=${url%/} KT_WMS_DB="$work/store.sqlite" KT_WMS_WORK="$work" \
 	/usr/bin/python3 "$(dirname "$0")/wms_check.py"
