@@ -292,10 +292,26 @@ static int encode_polygons(GEOSContextHandle_t h, const GEOSGeometry *geom, kt_t
 	return 0;
 }
 
-/* Snaps a polygonal geometry to the integer grid; valid or NULL. */
+static int round_xy(double *x, double *y, void *data)
+{
+	(void)data;
+	*x = nearbyint(*x);
+	*y = nearbyint(*y);
+	return 1;
+}
+
+/* Snaps a polygonal geometry to the integer grid; valid or NULL. Most
+ * polygons stay valid when each vertex is simply rounded: that is tried
+ * first, since GEOS's precision reducer runs a full snap-rounding overlay
+ * (a quarter of a tile's time when used on every polygon). */
 static GEOSGeometry *snap_valid(GEOSContextHandle_t h, const GEOSGeometry *in, int *repaired)
 {
-	GEOSGeometry *s = GEOSGeom_setPrecision_r(h, in, 1.0, GEOS_PREC_VALID_OUTPUT);
+	GEOSGeometry *s = GEOSGeom_transformXY_r(h, in, round_xy, NULL);
+	if (s && GEOSisValid_r(h, s) == 1)
+		return s;
+	if (s)
+		GEOSGeom_destroy_r(h, s);
+	s = GEOSGeom_setPrecision_r(h, in, 1.0, GEOS_PREC_VALID_OUTPUT);
 	if (s && GEOSisValid_r(h, s) == 1)
 		return s;
 	/* repair: make-valid (of the snapped result, or of the input when
