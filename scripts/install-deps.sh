@@ -11,7 +11,7 @@ zlib1g-dev libbz2-dev curl ca-certificates time chromium hyperfine jq python3
 libprotobuf-c-dev protobuf-c-compiler
 libxml2-dev libxml2-utils python3-owslib
 fonts-dejavu-core
-libcairo2-dev libpango1.0-dev libjpeg-dev python3-pil"
+libcairo2-dev libpango1.0-dev libjpeg-dev libpng-dev python3-pil"
 
 missing=""
 for p in $PKGS; do
