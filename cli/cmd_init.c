@@ -75,7 +75,11 @@ int kt_cmd_init(int argc, char **argv)
 	kt_err_t err = {0};
 	int rc = kt_store_init(db, &o, &err);
 	if (rc) {
-		fprintf(stderr, "kartenn init: %s: %s\n", db, err.msg[0] ? err.msg : kt_strerror(rc));
+		const char *m = err.msg[0] ? err.msg : kt_strerror(rc);
+		if (!strncmp(m, db, strlen(db))) /* the engine named the file already */
+			fprintf(stderr, "kartenn init: %s\n", m);
+		else
+			fprintf(stderr, "kartenn init: %s: %s\n", db, m);
 		return 1;
 	}
 	printf("%s: ready\n", db);
