@@ -1,6 +1,7 @@
 /*
- * feature_select.c — filtered and sorted reads of a layer table, for the
- * OGC services (WFS with FES filters, OGC API Features).
+ * feature_select.c — every read of many features of a layer table: plain
+ * queries (kt_features_query) and the filtered, sorted ones of the OGC
+ * services (WFS with FES filters, OGC API Features).
  *
  * A select is a kt_query_t (bbox through the R*Tree index, output CRS,
  * limit, offset) plus a WHERE fragment with '?' placeholders and sort
@@ -158,13 +159,7 @@ int kt_features_select(kt_ctx_t *ctx, const kt_select_t *s, kt_feature_cb cb, vo
 		kt_feature_t *f;
 		if ((rc = kt__feature_from_row(ctx, l, st, &f)))
 			break;
-		if (f->wkb && s->q.out_epsg && s->q.out_epsg != f->epsg) {
-			kt_transform_t *t;
-			rc = kt_ctx_transform(ctx, f->epsg, s->q.out_epsg, &t);
-			if (!rc)
-				rc = kt_transform_wkb(ctx, t, f->wkb, f->wkb_len);
-			f->epsg = s->q.out_epsg;
-		}
+		rc = kt__feature_reproject(ctx, f, s->q.out_epsg);
 		if (!rc && cb(f, data))
 			rc = kt_ctx_error(ctx, KT_EABORT, "%s: stopped by the callback", __func__);
 		kt_feature_free(f);

@@ -196,7 +196,7 @@ int kt__feature_from_row(kt_ctx_t *ctx, const kt_layer_t *l, sqlite3_stmt *st, k
 }
 
 /* Reprojects f's geometry in place from store CRS to out_epsg. */
-static int reproject_out(kt_ctx_t *ctx, kt_feature_t *f, int out_epsg)
+int kt__feature_reproject(kt_ctx_t *ctx, kt_feature_t *f, int out_epsg)
 {
 	if (!f->wkb || !out_epsg || out_epsg == f->epsg)
 		return 0;
@@ -230,7 +230,7 @@ static int get_one(kt_ctx_t *ctx, const char *layer, const char *key, enum kt_st
 	else
 		rc = kt__sqlite_error(ctx, fn);
 	sqlite3_reset(st);
-	if (!rc && (rc = reproject_out(ctx, *out, out_epsg))) {
+	if (!rc && (rc = kt__feature_reproject(ctx, *out, out_epsg))) {
 		kt_feature_free(*out);
 		*out = NULL;
 	}
@@ -552,69 +552,12 @@ int kt__feature_put(kt_ctx_t *ctx, const char *layer, kt_feature_t *f, const kt_
 
 /* ---- queries ------------------------------------------------------------ */
 
-static char *query_sql(const kt_layer_t *l, const kt_query_t *q, int epsg)
-{
-	char *cols = kt__select_columns(l);
-	char *where = q->has_bbox && l->geom_type != KT_GEOM_NONE
-		? sqlite3_mprintf(" WHERE fid IN (SELECT pkid FROM \"idx_%w_geom\" WHERE xmin <= ?3 AND "
-		                  "xmax >= ?1 AND ymin <= ?4 AND ymax >= ?2) AND "
-		                  "ST_Intersects(geom, BuildMbr(?1, ?2, ?3, ?4, %d))", l->name, epsg)
-		: sqlite3_mprintf("");
-	char *sql = sqlite3_mprintf("SELECT %s FROM \"%w\"%s ORDER BY fid LIMIT ?5 OFFSET ?6", cols,
-	                            l->name, where);
-	sqlite3_free(cols);
-	sqlite3_free(where);
-	return sql;
-}
-
-static int query_bbox(kt_ctx_t *ctx, const kt_query_t *q, double bbox[4])
-{
-	memcpy(bbox, q->bbox, 4 * sizeof *bbox);
-	if (!q->bbox_epsg || q->bbox_epsg == ctx->store->epsg)
-		return 0;
-	kt_transform_t *t;
-	int rc = kt_ctx_transform(ctx, q->bbox_epsg, ctx->store->epsg, &t);
-	return rc ? rc : kt_transform_bbox(ctx, t, q->bbox, bbox);
-}
-
+/* A plain query is a select without condition or sort (feature_select.c
+ * holds the one implementation of bbox filtering and paging). */
 int kt_features_query(kt_ctx_t *ctx, const kt_query_t *q, kt_feature_cb cb, void *data)
 {
-	const kt_layer_t *l;
-	if (layer_lookup(ctx, q->layer, __func__, &l) < 0)
-		return KT_ENOENT;
-	double bbox[4];
-	int rc = q->has_bbox ? query_bbox(ctx, q, bbox) : 0;
-	if (rc)
-		return rc;
-	if (q->has_bbox && !(bbox[0] <= bbox[2] && bbox[1] <= bbox[3]))
-		return kt_ctx_error(ctx, KT_EINVAL, "%s: bbox min must not exceed max", __func__);
-	char *sql = query_sql(l, q, ctx->store->epsg);
-	sqlite3_stmt *st;
-	if (!sql)
-		return kt_ctx_error(ctx, KT_ENOMEM, "%s: out of memory", __func__);
-	rc = sqlite3_prepare_v2(ctx->db, sql, -1, &st, NULL);
-	sqlite3_free(sql);
-	if (rc != SQLITE_OK)
-		return kt__sqlite_error(ctx, __func__);
-	if (q->has_bbox)
-		for (int i = 0; i < 4; i++)
-			sqlite3_bind_double(st, i + 1, bbox[i]);
-	sqlite3_bind_int64(st, 5, q->limit > 0 ? q->limit : -1);
-	sqlite3_bind_int64(st, 6, q->offset > 0 ? q->offset : 0);
-	int step = SQLITE_DONE;
-	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		kt_feature_t *f;
-		if ((rc = kt__feature_from_row(ctx, l, st, &f)))
-			break;
-		rc = reproject_out(ctx, f, q->out_epsg);
-		if (!rc && cb(f, data))
-			rc = kt_ctx_error(ctx, KT_EABORT, "%s: stopped by the callback", __func__);
-		kt_feature_free(f);
-	}
-	if (!rc && step != SQLITE_DONE)
-		rc = kt__sqlite_error(ctx, __func__);
-	sqlite3_finalize(st);
-	return rc;
+	kt_select_t s = {.q = *q};
+	return kt_features_select(ctx, &s, cb, data);
 }
 
 int kt_features_count(kt_ctx_t *ctx, const char *layer, int64_t *count)

@@ -71,6 +71,8 @@ int kt__feature_from_json(const kt_layer_t *layer, const char *json, const void 
                           int epsg, kt_feature_t **out);
 int kt__history_add(kt_ctx_t *ctx, const kt_layer_t *layer, const kt_feature_t *before, const char *uid,
                     int64_t version, const char *op, const kt_actor_t *actor);
+/* Reprojects f's geometry in place to out_epsg (0: leave it). */
+int kt__feature_reproject(kt_ctx_t *ctx, kt_feature_t *f, int out_epsg);
 /* The time to stamp changes with (fixed time or the clock). */
 void kt__ctx_now(kt_ctx_t *ctx, char out[32]);
 /* Runs the cached savepoint statement i (0 SAVEPOINT, 1 RELEASE,
