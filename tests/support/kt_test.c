@@ -125,3 +125,23 @@ int kt_test_init_store(const char *path)
 	return kt_test_run(NULL, "'%s' init --db '%s' --layers '%s'", kt_test_env("KARTENN"), path,
 	                   kt_test_env("KT_LAYERS_DIR"));
 }
+
+int kt_test_store_open(const char *name, char **path, kt_store_t **store, kt_ctx_t **ctx)
+{
+	kt_err_t err = {0};
+	*path = kt_test_path(name);
+	kt_init_opts_t o = {.layers_dir = kt_test_env("KT_LAYERS_DIR")};
+	if (kt_store_init(*path, &o, &err) || kt_store_open(*path, store, &err) ||
+	    kt_ctx_open(*store, ctx, &err)) {
+		fprintf(stderr, "test: cannot make the store %s: %s\n", *path, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+void kt_test_store_close(char *path, kt_store_t *store, kt_ctx_t *ctx)
+{
+	kt_ctx_close(ctx);
+	kt_store_close(store);
+	free(path);
+}

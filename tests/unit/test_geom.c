@@ -30,14 +30,8 @@ static GEOSContextHandle_t gh; /* the ctx's, for building and reading back */
 static int group_setup(void **state)
 {
 	(void)state;
-	kt_err_t err = { 0 };
-	store_path = kt_test_path("geom.sqlite");
-	kt_init_opts_t o = { .layers_dir = kt_test_env("KT_LAYERS_DIR") };
-	if (kt_store_init(store_path, &o, &err) || kt_store_open(store_path, &store, &err) ||
-	    kt_ctx_open(store, &ctx, &err)) {
-		fprintf(stderr, "test_geom: cannot make a store: %s\n", err.msg);
+	if (kt_test_store_open("geom.sqlite", &store_path, &store, &ctx))
 		return -1;
-	}
 	gh = kt_ctx_geos(ctx);
 	return 0;
 }
@@ -45,9 +39,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	kt_ctx_close(ctx);
-	kt_store_close(store);
-	free(store_path);
+	kt_test_store_close(store_path, store, ctx);
 	return 0;
 }
 
