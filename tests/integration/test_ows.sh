@@ -19,23 +19,5 @@ done
 /usr/bin/python3 -c 'import owslib, lxml' 2>/dev/null \
 	|| { echo "FAIL: python3-owslib is missing (scripts/install-deps.sh)"; exit 1; }
 
-work=$(mktemp -d "$KT_TMP/ows.XXXXXX")
-pid=""
-rc=1
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" 2>/dev/null; fi
-	if [ "$rc" -eq 0 ]; then rm -rf "$work"; else echo "kept $work for inspection"; fi
-}
-trap cleanup EXIT
-
-"$KARTENN" demo --db "$work/store.sqlite" --quiet >"$work/demo.log" 2>&1 \
-	|| { echo "FAIL: kartenn demo: $(tail -3 "$work/demo.log")"; exit 1; }
-
 . "$(dirname "$0")/../support/serve.sh"
-kt_serve "$work/store.sqlite" "$work" --quiet
-
-KT_OWS_BASE=${url%/} KT_OWS_DB="$work/store.sqlite" KT_OWS_WORK="$work" \
-	/usr/bin/python3 "$(dirname "$0")/ows_check.py"
-rc=$?
-kill -0 "$pid" 2>/dev/null || { echo "FAIL: the server died during the checks"; rc=1; }
-exit $rc
+kt_check_demo ows "$(dirname "$0")/ows_check.py" KT_OWS

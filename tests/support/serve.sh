@@ -38,3 +38,30 @@ kt_serve() {
 	echo "FAIL: the server does not answer /healthz"
 	exit 1
 }
+
+# kt_check_demo NAME CHECKER PREFIX
+#
+# The whole run of a checker script against the demo: makes a scratch
+# folder $KT_TMP/NAME.XXXXXX (removed on success, kept and named on
+# failure), generates the demo store there, starts the server, runs
+# /usr/bin/python3 CHECKER with PREFIX_BASE (server URL), PREFIX_DB (the
+# store file) and PREFIX_WORK (the folder) in its environment, fails if
+# the server died meanwhile, and exits with the checker's status.
+kt_check_demo() {
+	local name=$1 checker=$2 prefix=$3
+	work=$(mktemp -d "$KT_TMP/$name.XXXXXX")
+	pid=""
+	rc=1
+	trap '
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" 2>/dev/null; fi
+		if [ "$rc" -eq 0 ]; then rm -rf "$work"; else echo "kept $work for inspection"; fi
+	' EXIT
+	"$KARTENN" demo --db "$work/store.sqlite" --quiet >"$work/demo.log" 2>&1 \
+		|| { echo "FAIL: kartenn demo: $(tail -3 "$work/demo.log")"; exit 1; }
+	kt_serve "$work/store.sqlite" "$work" --quiet
+	env "${prefix}_BASE=$base" "${prefix}_DB=$work/store.sqlite" "${prefix}_WORK=$work" \
+		/usr/bin/python3 "$checker"
+	rc=$?
+	kill -0 "$pid" 2>/dev/null || { echo "FAIL: the server died during the checks"; rc=1; }
+	exit $rc
+}
