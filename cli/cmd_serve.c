@@ -34,6 +34,9 @@ static void usage(FILE *out)
 	        "                   for every interface)\n"
 	        "  --port N         TCP port (default 8080; 0 picks a free one)\n"
 	        "  --threads N      worker threads (default: one per core)\n"
+	        "  --build-threads N  threads building tiles that are not cached, each\n"
+	        "                   with its own store connection, while the workers go on\n"
+	        "                   answering (default: one per core)\n"
 	        "  --cors ORIGIN    send Access-Control-Allow-Origin: ORIGIN ('*' for any)\n"
 	        "  --web-root DIR   folder holding web/, styles/ and\n"
 	        "                   node_modules/maplibre-gl/dist (default: ../share/kartenn\n"
@@ -109,6 +112,7 @@ static int parse_args(int argc, char **argv, const char **db, kt_server_opts_t *
 	static const struct option longopts[] = {
 		{"db", required_argument, NULL, 'd'},   {"bind", required_argument, NULL, 'b'},
 		{"port", required_argument, NULL, 'p'}, {"threads", required_argument, NULL, 't'},
+		{"build-threads", required_argument, NULL, 'B'},
 		{"cors", required_argument, NULL, 'c'}, {"quiet", no_argument, NULL, 'q'},
 		{"web-root", required_argument, NULL, 'w'},
 		{"fonts-dir", required_argument, NULL, 'f'},
@@ -144,6 +148,14 @@ static int parse_args(int argc, char **argv, const char **db, kt_server_opts_t *
 				return 2;
 			}
 			o->threads = (unsigned)v;
+			break;
+		case 'B':
+			if (parse_uint(optarg, 256, &v) || v == 0) {
+				fprintf(stderr, "kartenn serve: --build-threads: '%s' is not in 1..256\n",
+				        optarg);
+				return 2;
+			}
+			o->build_threads = (unsigned)v;
 			break;
 		case 'C': case 'M': case 'P': case 'A': case 'N':
 			if (tile_option(c, optarg, o))

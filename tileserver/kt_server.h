@@ -4,7 +4,8 @@
  * The server is a libmicrohttpd thread pool (epoll) sized to the cores.
  * It serves one open kt_store_t: each worker thread opens its own kt_ctx_t
  * on the store the first time it answers a request, and closes it when the
- * thread ends (at kt_server_stop). Endpoints (health, catalogue, metrics,
+ * thread ends (at kt_server_stop); so does each thread of the pool that
+ * builds tiles that are not cached (build_threads). Endpoints (health, catalogue, metrics,
  * and later tiles, OGC services, pages) live in the module, one family per
  * file, behind a route table; nothing here needs to change to add one.
  *
@@ -32,6 +33,10 @@ typedef struct kt_server_opts {
 	int port;                  /* TCP port, 0..65535; -1 = 8080. 0 picks a
 	                            * free port (see kt_server_port) */
 	unsigned threads;          /* worker threads; 0 = number of cores */
+	unsigned build_threads;    /* threads building tiles (the work pool),
+	                            * each with its own store context, while
+	                            * the workers answer cache hits; 0 =
+	                            * number of cores */
 	const char *cors_origin;   /* Access-Control-Allow-Origin value ("*" or
 	                            * an origin); NULL = no CORS headers */
 	unsigned conn_limit;       /* concurrent connections; 1024 */

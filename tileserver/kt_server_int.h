@@ -155,6 +155,8 @@ struct kt_server {
 	char url[128];
 	int port;
 	struct kt_tiles *tiles;      /* tile cache and edit watch (tiles.c) */
+	char tile_cache_control[48]; /* Cache-Control of tiles (tiles.c) */
+	struct kt_workpool *pool;    /* threads for slow work (workpool.c) */
 	struct MHD_Daemon *daemon;
 	pthread_key_t worker_key;    /* -> struct kt_worker (one per thread) */
 	int worker_key_ok;
@@ -196,6 +198,12 @@ struct kt_request {
 	double t0;                   /* monotonic seconds at the URI callback */
 	const char *cache_control;   /* set by handlers; default no-store */
 	struct MHD_Response *resp;   /* set by kt_respond_*, queued by server */
+	int resp_shared;             /* resp is a ready answer owned elsewhere
+	                              * (kt_respond_shared): queued as it is,
+	                              * never changed nor destroyed here */
+	int deferred;                /* handed to the work pool (kt_req_defer) */
+	void (*release)(void *);     /* kt_req_keep: called with release_arg */
+	void *release_arg;           /*   at completion */
 	kt_arena_t arena;
 	unsigned char inline_arena[KT_REQ_INLINE_ARENA];
 };
@@ -209,6 +217,32 @@ const char *kt_req_header(const kt_request_t *req, const char *name);
 /* The calling worker thread's context on the store, opened on first use.
  * NULL if it could not be opened (message in *why, static or arena). */
 kt_ctx_t *kt_req_ctx(kt_request_t *req, const char **why);
+/* Keeps obj alive until the request completes (its answer sent or the
+ * connection gone): release(obj) is called then. One object a request;
+ * a second call releases the first at once. */
+void kt_req_keep(kt_request_t *req, void *obj, void (*release)(void *));
+
+/* ---- the work pool (workpool.c) ----------------------------------------
+ * Slow work (building a tile) runs on a few threads of its own, each with
+ * its own kt_ctx_t, so that the libmicrohttpd worker that received the
+ * request goes on answering its other connections (cache hits) meanwhile.
+ * A handler calls kt_req_defer and returns its result at once, touching
+ * the request no more: the connection is suspended, fn runs on a pool
+ * thread and answers through kt_respond_* as a handler does (a negative
+ * return is answered as a handler's is), then the connection is resumed
+ * and the answer queued. When the pool is stopping (or absent), fn runs
+ * at once on the calling thread, with its context. job lives as long as
+ * the request (its arena). */
+typedef int (*kt_job_fn)(kt_request_t *req, kt_ctx_t *ctx, void *job);
+int kt_req_defer(kt_request_t *req, kt_job_fn fn, void *job);
+/* Starts threads pool threads (server.c, before the daemon). */
+int kt_workpool_start(kt_server_t *srv, unsigned threads, kt_err_t *err);
+/* Answers the jobs still queued with 503, resumes their connections and
+ * joins the threads; from then on kt_req_defer runs jobs inline. Called
+ * before MHD_stop_daemon, which must find no suspended connection. */
+void kt_workpool_stop(kt_server_t *srv);
+/* Frees the pool (after kt_workpool_stop and MHD_stop_daemon). */
+void kt_workpool_free(kt_server_t *srv);
 
 /* ---- responses ------------------------------------------------------- */
 
@@ -238,8 +272,20 @@ int kt_respond_fd(kt_request_t *req, unsigned status, const char *content_type,
 /* 1 when an If-None-Match header value (a list, "*", weak tags) matches
  * the strong etag (quotes included). inm may be NULL. */
 int kt_etag_matches(const char *inm, const char *etag);
-/* Adds a header to the response queued by kt_respond*. */
+/* Adds a header to the response queued by kt_respond* (not to a shared
+ * one: KT_EINTERNAL). */
 int kt_respond_header(kt_request_t *req, const char *name, const char *value);
+/* Answers with r, a ready response made and owned by the caller, that
+ * already carries every header (kt_response_common_headers included):
+ * it is queued as it is, and may be queued for many requests at once. The
+ * caller keeps r, and the body it points to, alive until the request
+ * completes (kt_req_keep). body_len is what the metrics count. */
+int kt_respond_shared(kt_request_t *req, unsigned status, struct MHD_Response *r,
+                      size_t body_len);
+/* Adds to r the headers server.c adds to every answer: Cache-Control
+ * (cache_control, NULL = no-store), nosniff, CORS. For ready answers. */
+int kt_response_common_headers(const kt_server_t *srv, struct MHD_Response *r,
+                               const char *cache_control);
 
 /* The problem document as JSON text (malloc'd, free()); NULL on failure.
  * type NULL means "about:blank"; title NULL means the reason phrase. */

@@ -47,13 +47,33 @@ int kt_tile_in_grid(int z, uint64_t x, uint64_t y);
  * zero (except "0"), at most 10 digits. Returns 0 or -1. */
 int kt_tile_parse_coord(const char *s, uint64_t *out);
 
+/* Store CRS -> tile coordinates around one tile, without PROJ per point:
+ * bilinear interpolation in a grid of n x n cells whose (n+1)² nodes were
+ * transformed exactly (tile_build.c builds it, and keeps it only when the
+ * interpolation error measured at cell centres is within KT_TILE_GRID_TOL
+ * tile units). */
+#define KT_TILE_GRID_TOL 0.002
+
+typedef struct kt_tile_grid {
+	double x0, y0, dx, dy;  /* origin and cell size, store CRS */
+	int n;                  /* cells per side */
+	double *t;              /* node (i, j) at t[2 * (j * (n + 1) + i)]: tile x, y */
+} kt_tile_grid_t;
+
 /* World -> tile transformation of one tile. */
 typedef struct kt_tile_xf {
 	double minx, maxy;   /* top-left corner of the tile, 3857 */
 	double scale;        /* tile units per metre */
 	int extent, buffer;  /* tile units */
 	int z;
+	const kt_tile_grid_t *grid; /* NULL: the input is EPSG:3857 (affine);
+	                      * else the input is in the store CRS and lies
+	                      * in the grid */
 } kt_tile_xf_t;
+
+/* Tile coordinates of a world point under xf (affine, or the grid's
+ * interpolation). */
+void kt_tile_xf_apply(const kt_tile_xf_t *xf, double *x, double *y);
 
 void kt_tile_xf_init(kt_tile_xf_t *xf, int z, uint32_t x, uint32_t y);
 
@@ -67,13 +87,20 @@ typedef struct kt_tgeom {
 	double measure;      /* area (polygons, tile units²), length (lines),
 	                      * 0 (points): the size-cap drop order */
 	int repaired;        /* make-valid had to repair it after quantising */
+	struct kt_tgeom_scratch *scratch; /* buffers reused from feature to
+	                      * feature (tile_geom.c); NULL in a fresh one */
 } kt_tgeom_t;
 
 void kt_tgeom_reset(kt_tgeom_t *g);   /* empties, keeps the buffer */
 void kt_tgeom_release(kt_tgeom_t *g); /* frees the buffer */
 
 /* Encodes an ISO WKB geometry given in EPSG:3857 into tile coordinates of
- * xf: points outside the buffered tile are dropped; lines and polygons are
+ * xf. Points and polygons of one ring lying inside the buffered tile
+ * (most features) are read straight from the WKB, without GEOS: points
+ * are rounded; a ring is simplified to half a tile unit (Douglas-Peucker),
+ * rounded, and kept when the result is a simple ring (checked exactly on
+ * the integers), which is a valid polygon — any other ring takes the GEOS
+ * path below. Points outside the buffered tile are dropped; lines and polygons are
  * clipped to the buffered tile (GEOSClipByRect), simplified to half a tile
  * unit (topology-preserving), snapped to the integer grid with GEOS's
  * precision reducer (which keeps polygons valid and removes collapsed
@@ -86,6 +113,10 @@ void kt_tgeom_release(kt_tgeom_t *g); /* frees the buffer */
  * or a negative KT_E* code. geos is a GEOSContextHandle_t. */
 int kt_tile_geom_encode(void *geos, const kt_tile_xf_t *xf, const unsigned char *wkb,
                         size_t len, kt_tgeom_t *g);
+
+/* The bounds (minx, miny, maxx, maxy) of the coordinates of a WKB
+ * geometry. Returns 0, or KT_EGEOM when it is malformed or empty. */
+int kt_wkb_bounds(const unsigned char *wkb, size_t len, double out[4]);
 
 /* Signed surveyor's area of a ring of n points (x0,y0,x1,y1…), not
  * repeating the first point: > 0 clockwise on screen (y down). */
@@ -145,6 +176,9 @@ int kt_tile_build(kt_ctx_t *ctx, kt_tiles_t *tiles, const kt_layer_t *const *lay
 
 typedef struct kt_tilecache kt_tilecache_t;
 
+/* Answers an entry can keep ready (tiles.c): identity and gzip. */
+enum { KT_TILE_ANSWER_RAW, KT_TILE_ANSWER_GZ, KT_TILE_ANSWERS };
+
 /* A cached tile: raw bytes, gzipped bytes, ETag. Refcounted: an entry
  * found by kt_tilecache_get stays valid until kt_tilecache_unref. */
 typedef struct kt_tile_entry {
@@ -153,10 +187,15 @@ typedef struct kt_tile_entry {
 	uint32_t x, y;
 	unsigned char *raw;  /* NULL/0 for an empty tile (204) */
 	size_t raw_len;
-	unsigned char *gz;   /* gzip of raw; NULL when raw is */
+	unsigned char *gz;   /* gzip of raw; NULL when raw is, or when the
+	                      * entry was made without it */
 	size_t gz_len;
 	char etag[24];       /* "\"<16 hex digits>\"" */
 	atomic_int refs;
+	/* ready HTTP answers of this tile, made once by their first user and
+	 * shared (tiles.c); answer_free releases them when the entry goes */
+	_Atomic(void *) answers[KT_TILE_ANSWERS];
+	void (*answer_free)(void *answer);
 	/* cache bookkeeping */
 	struct kt_tile_entry *hnext, *prev, *next;
 	uint64_t hash;
@@ -170,6 +209,13 @@ void kt_tilecache_free(kt_tilecache_t *c);
  * the gzip and the ETag. */
 int kt_tile_entry_new(const char *tileset, int z, uint32_t x, uint32_t y, unsigned char *raw,
                       size_t raw_len, kt_tile_entry_t **out);
+/* The same without the gzip (gz NULL): for a tile answered once, to a
+ * client that may not want it. */
+int kt_tile_entry_new_raw(const char *tileset, int z, uint32_t x, uint32_t y,
+                          unsigned char *raw, size_t raw_len, kt_tile_entry_t **out);
+/* Adds the gzip to an entry made by kt_tile_entry_new_raw, before anyone
+ * else sees it (not in a cache yet). No-op when it has one or is empty. */
+int kt_tile_entry_gzip(kt_tile_entry_t *e);
 void kt_tilecache_unref(kt_tile_entry_t *e);
 /* The entry of a tile with one more reference, or NULL. */
 kt_tile_entry_t *kt_tilecache_get(kt_tilecache_t *c, const char *tileset, int z, uint32_t x,
@@ -206,6 +252,11 @@ struct kt_tiles {
 	pthread_mutex_t lock;   /* serialises invalidation and extents */
 	atomic_int_fast64_t applied;   /* last change id applied (kt_changes_last) */
 	atomic_int_fast64_t last_poll_us;
+	/* the store's WAL index, read to tell in a few nanoseconds that no
+	 * transaction committed since the last look (tile_watch.c) */
+	kt_ctx_t *watch_ctx;            /* holds the WAL index open; NULL: none */
+	const volatile unsigned char *wal_index; /* mmap of its header, or NULL */
+	atomic_uint_fast64_t seen_stamp; /* header stamp of the last full check */
 	/* extents per catalogue layer (index as in the catalogue) */
 	struct kt_layer_extent {
 		int valid;      /* computed since the last change */
@@ -226,7 +277,9 @@ void kt_tiles_free(kt_tiles_t *t);
 /* Applies the changes recorded in kt_history since the last call (every
  * poll_ms at most): drops the cached tiles each change touched, at every
  * zoom, for the old and the new geometry, and marks the layer's extent for
- * recomputation. Cheap when nothing changed: one indexed SELECT max(id). */
+ * recomputation. Cheap when nothing changed: a read of the store's WAL
+ * index header (no transaction committed since the last full check), else
+ * one indexed SELECT max(id). */
 int kt_tiles_sync(kt_tiles_t *t, kt_ctx_t *ctx);
 /* The extent of a layer in EPSG:3857 (enclosing) and, when lonlat is not
  * NULL, in lon/lat (exact, costlier); *empty when it has no feature. */

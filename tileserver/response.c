@@ -8,7 +8,9 @@
  * Invariants: a body handed over with KT_BUF_FREE or KT_BUF_KT_FREE is
  * freed exactly once, also when the response cannot be created; at most
  * one response is pending per request (a second kt_respond replaces the
- * first, so an error found late wins over a partial answer).
+ * first, so an error found late wins over a partial answer). A shared
+ * response (kt_respond_shared) is never changed nor destroyed here: it
+ * belongs to its maker, and other requests may be sending it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,44 @@ static struct MHD_Response *make_response(void *body, size_t len,
 	return r;
 }
 
+/* Makes r the pending response, dropping the one it replaces. */
+static void set_pending(kt_request_t *req, struct MHD_Response *r, int shared,
+                        unsigned status, size_t len)
+{
+	if (req->resp && !req->resp_shared)
+		MHD_destroy_response(req->resp);
+	req->resp = r;
+	req->resp_shared = shared;
+	req->status = status;
+	req->body_bytes = len;
+}
+
+int kt_respond_shared(kt_request_t *req, unsigned status, struct MHD_Response *r,
+                      size_t body_len)
+{
+	if (!r)
+		return KT_EINVAL;
+	set_pending(req, r, 1, status, body_len);
+	return 0;
+}
+
+int kt_response_common_headers(const kt_server_t *srv, struct MHD_Response *r,
+                               const char *cache_control)
+{
+	int ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+	                                 cache_control ? cache_control : "no-store") == MHD_YES &&
+	         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") == MHD_YES;
+	if (ok && srv->cors_origin) {
+		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN,
+		                             srv->cors_origin) == MHD_YES &&
+		     MHD_add_response_header(r, "Access-Control-Expose-Headers",
+		                             "ETag, Content-Length") == MHD_YES;
+		if (ok && strcmp(srv->cors_origin, "*"))
+			ok = MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin") == MHD_YES;
+	}
+	return ok ? 0 : KT_ENOMEM;
+}
+
 int kt_respond(kt_request_t *req, unsigned status, const char *content_type,
                void *body, size_t len, kt_buf_owner_t owner)
 {
@@ -64,11 +104,7 @@ int kt_respond(kt_request_t *req, unsigned status, const char *content_type,
 		MHD_destroy_response(r);
 		return KT_ENOMEM;
 	}
-	if (req->resp)
-		MHD_destroy_response(req->resp);
-	req->resp = r;
-	req->status = status;
-	req->body_bytes = len;
+	set_pending(req, r, 0, status, len);
 	return 0;
 }
 
@@ -85,17 +121,13 @@ int kt_respond_fd(kt_request_t *req, unsigned status, const char *content_type,
 		MHD_destroy_response(r); /* closes fd */
 		return KT_ENOMEM;
 	}
-	if (req->resp)
-		MHD_destroy_response(req->resp);
-	req->resp = r;
-	req->status = status;
-	req->body_bytes = (size_t)size;
+	set_pending(req, r, 0, status, (size_t)size);
 	return 0;
 }
 
 int kt_respond_header(kt_request_t *req, const char *name, const char *value)
 {
-	if (!req->resp)
+	if (!req->resp || req->resp_shared)
 		return KT_EINTERNAL;
 	return MHD_add_response_header(req->resp, name, value) == MHD_YES ? 0 : KT_ENOMEM;
 }

@@ -14,13 +14,20 @@
  *                     body_max; later calls collect the body (POST, PUT,
  *                     PATCH); the last one dispatches;
  *   dispatch          runs the handler, which leaves a response on the
- *                     request; common headers are added and it is queued;
+ *                     request; common headers are added and it is queued
+ *                     (a ready, shared answer is queued as it is); or the
+ *                     handler defers the work to the pool (workpool.c):
+ *                     the connection is suspended, and resumed with the
+ *                     response left on the request, queued on the next
+ *                     call;
  *   completion        counts the status class and latency, writes the log
  *                     line, frees body, arena and request.
  *
  * Invariants: every request allocated in the URI callback is freed in the
  * completion callback, exactly once (libmicrohttpd calls it for every
- * request it called the URI callback for). The only mutable state shared
+ * request it called the URI callback for). A request belongs to one
+ * thread at a time: its libmicrohttpd worker, or while it is suspended
+ * the pool thread doing its job. The only mutable state shared
  * between threads is the atomic counters of srv->metrics; each worker's
  * kt_ctx_t is thread-specific data, opened lazily and closed by the key's
  * destructor when the thread ends (MHD_stop_daemon joins the workers).
@@ -43,7 +50,10 @@
 #define DEFAULT_PORT 8080
 #define DEFAULT_CONN_LIMIT 1024
 #define DEFAULT_TIMEOUT_S 30
-#define DEFAULT_CONN_MEMORY (64 * 1024)
+/* Per-connection memory: libmicrohttpd zeroes the whole of it after every
+ * request, so it is kept to what a long target (url_max) and ordinary
+ * headers need. */
+#define DEFAULT_CONN_MEMORY (32 * 1024)
 #define DEFAULT_URL_MAX (16 * 1024)
 #define DEFAULT_BODY_MAX (1024 * 1024)
 #define DEFAULT_DRAIN_MS 5000
@@ -106,6 +116,14 @@ kt_ctx_t *kt_req_ctx(kt_request_t *req, const char **why)
 	return ctx;
 }
 
+void kt_req_keep(kt_request_t *req, void *obj, void (*release)(void *))
+{
+	if (req->release)
+		req->release(req->release_arg);
+	req->release = release;
+	req->release_arg = obj;
+}
+
 /* ---- request accessors ----------------------------------------------- */
 
 const char *kt_req_param(const kt_request_t *req, const char *name)
@@ -128,30 +146,24 @@ const char *kt_req_header(const kt_request_t *req, const char *name)
 
 /* ---- answering ------------------------------------------------------- */
 
-static void add_common_headers(kt_request_t *req, struct MHD_Response *r)
-{
-	const kt_server_t *srv = req->srv;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
-	                        req->cache_control ? req->cache_control : "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	if (srv->cors_origin) {
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN,
-		                        srv->cors_origin);
-		MHD_add_response_header(r, "Access-Control-Expose-Headers", "ETag, Content-Length");
-		if (strcmp(srv->cors_origin, "*"))
-			MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
-	}
-}
-
 /* Queues the pending response (or a last-resort 500). */
 static enum MHD_Result finish(kt_request_t *req)
 {
+	req->deferred = 0;
 	if (!req->resp &&
 	    kt_respond_problem(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "the handler gave no answer")) {
 		req->status = 0;
 		return MHD_NO; /* out of memory: let MHD close the connection */
 	}
-	add_common_headers(req, req->resp);
+	if (req->resp_shared) {
+		/* a ready answer: its maker keeps it, headers included */
+		enum MHD_Result ok = MHD_queue_response(req->conn, req->status, req->resp);
+		req->resp = NULL;
+		req->resp_shared = 0;
+		req->answered = 1;
+		return ok;
+	}
+	kt_response_common_headers(req->srv, req->resp, req->cache_control);
 	enum MHD_Result ok = MHD_queue_response(req->conn, req->status, req->resp);
 	MHD_destroy_response(req->resp);
 	req->resp = NULL;
@@ -162,6 +174,8 @@ static enum MHD_Result finish(kt_request_t *req)
 static enum MHD_Result dispatch(kt_request_t *req)
 {
 	int rc = req->route->handler(req);
+	if (req->deferred && !rc)
+		return MHD_YES; /* suspended: the pool answers, and resumes it */
 	if (rc < 0) {
 		unsigned status = rc == KT_ENOMEM ? MHD_HTTP_SERVICE_UNAVAILABLE
 		                                  : MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -331,8 +345,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 		*upload_data_size = 0; /* a body nobody asked for is dropped */
 		return MHD_YES;
 	}
-	if (req->resp)
-		return finish(req); /* prepared on the first call */
+	if (req->resp || req->deferred)
+		return finish(req); /* prepared on the first call, or by the pool */
 	if (req->body_too_large) {
 		if (kt_respond_problem(req, MHD_HTTP_CONTENT_TOO_LARGE,
 		                       "the request body is larger than %zu bytes",
@@ -439,8 +453,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	count_request(&srv->metrics, req->status, s, bytes);
 	if (!srv->opts.quiet)
 		log_request(req, s * 1000.0, toe);
-	if (req->resp)
+	if (req->resp && !req->resp_shared)
 		MHD_destroy_response(req->resp);
+	if (req->release)
+		req->release(req->release_arg); /* the answer is sent: its bytes may go */
 	kt_free(req->body);
 	if (req->started)
 		atomic_fetch_sub(&srv->metrics.in_flight, 1);
@@ -495,6 +511,13 @@ static int opts_resolve(kt_server_t *srv, const kt_server_opts_t *in, kt_err_t *
 	}
 	if (o.threads > 256)
 		return set_err(err, KT_EINVAL, "%s: %u threads is more than 256", __func__, o.threads);
+	if (!o.build_threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		o.build_threads = n > 0 ? (unsigned)n : 1;
+	}
+	if (o.build_threads > 256)
+		return set_err(err, KT_EINVAL, "%s: %u build threads is more than 256", __func__,
+		               o.build_threads);
 	if (!o.conn_limit)
 		o.conn_limit = DEFAULT_CONN_LIMIT;
 	if (o.conn_limit < o.threads)
@@ -579,6 +602,7 @@ static int listen_socket(kt_server_t *srv, int *fd_out, kt_err_t *err)
 
 static void server_free(kt_server_t *srv)
 {
+	kt_workpool_free(srv);
 	kt_tiles_detach(srv);
 	if (srv->worker_key_ok)
 		pthread_key_delete(srv->worker_key);
@@ -592,7 +616,7 @@ static void server_free(kt_server_t *srv)
 static struct MHD_Daemon *daemon_start(kt_server_t *srv, int fd)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-	                 MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+	                 MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	return MHD_start_daemon(
 		flags, 0, NULL, NULL, on_access, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, /* first, as MHD asks */
@@ -629,6 +653,10 @@ int kt_server_start(kt_store_t *store, const kt_server_opts_t *opts,
 	}
 	srv->worker_key_ok = 1;
 	json_object_seed(0); /* jansson's hash seed, once, before the workers */
+	if ((rc = kt_workpool_start(srv, srv->opts.build_threads, err))) {
+		server_free(srv);
+		return rc;
+	}
 	int fd = -1;
 	rc = listen_socket(srv, &fd, err);
 	if (rc) {
@@ -640,6 +668,7 @@ int kt_server_start(kt_store_t *store, const kt_server_opts_t *opts,
 	srv->daemon = daemon_start(srv, fd);
 	if (!srv->daemon) {
 		close(fd);
+		kt_workpool_stop(srv);
 		server_free(srv);
 		return set_err(err, KT_EIO, "%s: libmicrohttpd could not start (threads, epoll)",
 		               __func__);
@@ -670,6 +699,9 @@ void kt_server_stop(kt_server_t *srv)
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+	/* no connection may stay suspended past this: the pool answers what
+	 * is left (503) and resumes it; later jobs run inline */
+	kt_workpool_stop(srv);
 	MHD_stop_daemon(srv->daemon); /* joins the workers: their ctx close */
 	server_free(srv);
 }

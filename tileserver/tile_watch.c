@@ -17,13 +17,21 @@
  * The generation bump before the drop keeps tiles built during the
  * invalidation out of the cache (tilecache.c).
  *
+ * Most of the time nothing changed, and the question "anything new?"
+ * costs no SQL: every commit rewrites the header of the store's WAL index
+ * (see wal_stamp below), so a header identical to the one read before the
+ * last full check means no transaction committed since, in any process.
+ *
  * Layer extents are computed on first use and again after a change to
  * the layer: in EPSG:3857 from the layer's R*Tree (cheap; encloses the
  * data; cuts down tile queries in tile_build.c), and in lon/lat exactly,
  * from every geometry, only when a TileJSON asks for its bounds.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +39,86 @@
 #include <sqlite3.h>
 
 #include "kt_tiles_int.h"
+
+/* ---- the WAL index: did anything commit since the last look? -------------
+ * A store is in WAL mode (kt_store_init). Its WAL index, the "-shm" file
+ * beside it, starts with a 48-byte header written twice (documented in
+ * https://www.sqlite.org/walformat.html, "The WAL-Index Header"). Every
+ * commit rewrites it (its change counter, frame count or salts move):
+ * the writer writes the second copy, then the first; a reader reads the
+ * first, then the second, and two equal copies are a consistent header.
+ * SQLite itself keeps its page cache when that header has not moved; the
+ * same rule here lets kt_tiles_sync skip its SELECT.
+ *
+ * The mapping stays valid as long as this process keeps the store open
+ * (watch_ctx): SQLite truncates the -shm file only when it opens it with
+ * no connection left anywhere. Anything unexpected (no -shm, an unknown
+ * version, a header being written) answers "maybe", and the full check
+ * runs. */
+#define WAL_INDEX_VERSION 3007000u
+#define WAL_HDR_SIZE 48
+#define WAL_MAP_SIZE (2 * WAL_HDR_SIZE)
+
+static void wal_index_open(kt_tiles_t *t)
+{
+	kt_err_t err = {0};
+	int64_t id;
+	if (kt_ctx_open(t->store, &t->watch_ctx, &err))
+		return;
+	/* a first read opens the WAL index in this process (and keeps it) */
+	sqlite3 *db = kt_ctx_sqlite(t->watch_ctx);
+	const char *file = sqlite3_db_filename(db, "main");
+	if (kt_changes_last(t->watch_ctx, &id) || !file || !*file)
+		return;
+	char shm[4096];
+	if ((size_t)snprintf(shm, sizeof shm, "%s-shm", file) >= sizeof shm)
+		return;
+	int fd = open(shm, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return;
+	void *m = fstat(fd, &st) || st.st_size < WAL_MAP_SIZE ? MAP_FAILED
+	          : mmap(NULL, WAL_MAP_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return;
+	uint32_t version;
+	memcpy(&version, m, sizeof version);
+	if (version != WAL_INDEX_VERSION) {
+		munmap(m, WAL_MAP_SIZE);
+		return;
+	}
+	t->wal_index = m;
+}
+
+/* A stamp of the WAL index header (FNV-1a 64 of it); 0 when there is no
+ * index or its two copies differ (being written: ask SQLite). */
+static uint64_t wal_stamp(const kt_tiles_t *t)
+{
+	if (!t->wal_index)
+		return 0;
+	unsigned char a[WAL_HDR_SIZE], b[WAL_HDR_SIZE];
+	for (int i = 0; i < WAL_HDR_SIZE; i++)
+		a[i] = t->wal_index[i];
+	atomic_thread_fence(memory_order_acquire);
+	for (int i = 0; i < WAL_HDR_SIZE; i++)
+		b[i] = t->wal_index[WAL_HDR_SIZE + i];
+	if (memcmp(a, b, sizeof a) || !a[12]) /* a[12]: isInit */
+		return 0;
+	uint64_t h = 1469598103934665603ULL;
+	for (int i = 0; i < WAL_HDR_SIZE; i++)
+		h = (h ^ a[i]) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+static void wal_index_close(kt_tiles_t *t)
+{
+	if (t->wal_index)
+		munmap((void *)t->wal_index, WAL_MAP_SIZE);
+	t->wal_index = NULL;
+	kt_ctx_close(t->watch_ctx);
+	t->watch_ctx = NULL;
+}
 
 int kt_tiles_new(kt_store_t *store, const kt_tiles_opts_t *opts, kt_tiles_t **out)
 {
@@ -47,6 +135,8 @@ int kt_tiles_new(kt_store_t *store, const kt_tiles_opts_t *opts, kt_tiles_t **ou
 	int rc = t->extents ? 0 : KT_ENOMEM;
 	if (!rc && opts->cache_bytes)
 		rc = kt_tilecache_new(opts->cache_bytes, &t->cache);
+	if (!rc)
+		wal_index_open(t); /* without it, every sync asks SQLite */
 	if (rc) {
 		kt_tiles_free(t);
 		return rc;
@@ -59,6 +149,7 @@ void kt_tiles_free(kt_tiles_t *t)
 {
 	if (!t)
 		return;
+	wal_index_close(t);
 	kt_tilecache_free(t->cache);
 	kt_free(t->extents);
 	pthread_mutex_destroy(&t->lock);
@@ -148,10 +239,19 @@ int kt_tiles_sync(kt_tiles_t *t, kt_ctx_t *ctx)
 			return 0;
 		atomic_store(&t->last_poll_us, now);
 	}
+	/* read before the full check: a commit racing with it moves the
+	 * header past this stamp, and the next sync looks again */
+	uint64_t stamp = wal_stamp(t);
+	if (stamp && stamp == atomic_load(&t->seen_stamp))
+		return 0; /* nothing committed since a full check */
 	int64_t max;
 	int rc = kt_changes_last(ctx, &max);
-	if (rc || max <= atomic_load(&t->applied))
+	if (rc)
 		return rc;
+	if (max <= atomic_load(&t->applied)) {
+		atomic_store(&t->seen_stamp, stamp);
+		return 0;
+	}
 	pthread_mutex_lock(&t->lock);
 	int64_t applied = atomic_load(&t->applied);
 	if (applied < 0) {
@@ -164,6 +264,8 @@ int kt_tiles_sync(kt_tiles_t *t, kt_ctx_t *ctx)
 		if (!rc)
 			atomic_store(&t->applied, max);
 	}
+	if (!rc)
+		atomic_store(&t->seen_stamp, stamp); /* everything up to it applied */
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }

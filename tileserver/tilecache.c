@@ -4,8 +4,10 @@
  * 16 shards, each a chained hash table and an LRU list under its own
  * mutex, each bounded to a sixteenth of the byte budget (an entry counts
  * its struct, its raw and gzipped bytes). Entries are refcounted: a
- * request holds its entry while it copies the bytes out, so eviction or
- * invalidation by another thread never frees bytes in use.
+ * request holds its entry until its answer, which points into the
+ * entry's bytes, is sent, so eviction or invalidation by another thread
+ * never frees bytes in use. An entry may carry ready answers (tiles.c),
+ * released with it through its answer_free hook.
  *
  * Staleness: an invalidation first bumps the generation, then drops the
  * tiles. A tile built by a request is inserted only if the generation has
@@ -76,6 +78,11 @@ int kt_tilecache_new(size_t max_bytes, kt_tilecache_t **out)
 
 static void entry_free(kt_tile_entry_t *e)
 {
+	for (int i = 0; i < KT_TILE_ANSWERS; i++) {
+		void *a = atomic_load(&e->answers[i]);
+		if (a && e->answer_free)
+			e->answer_free(a);
+	}
 	kt_free(e->raw);
 	kt_free(e->gz);
 	kt_free(e);
@@ -129,8 +136,8 @@ static int gzip_bytes(const unsigned char *in, size_t n, unsigned char **out, si
 	return 0;
 }
 
-int kt_tile_entry_new(const char *tileset, int z, uint32_t x, uint32_t y, unsigned char *raw,
-                      size_t raw_len, kt_tile_entry_t **out)
+int kt_tile_entry_new_raw(const char *tileset, int z, uint32_t x, uint32_t y,
+                          unsigned char *raw, size_t raw_len, kt_tile_entry_t **out)
 {
 	kt_tile_entry_t *e = kt_calloc(1, sizeof *e);
 	if (!e || strlen(tileset) >= sizeof e->tileset) {
@@ -145,22 +152,38 @@ int kt_tile_entry_new(const char *tileset, int z, uint32_t x, uint32_t y, unsign
 	e->raw = raw;
 	e->raw_len = raw ? raw_len : 0;
 	atomic_init(&e->refs, 1);
-	if (e->raw_len) {
-		int rc = gzip_bytes(raw, raw_len, &e->gz, &e->gz_len);
-		if (rc) {
-			entry_free(e);
-			return rc;
-		}
-	}
+	for (int i = 0; i < KT_TILE_ANSWERS; i++)
+		atomic_init(&e->answers[i], NULL);
 	/* ETag: FNV-1a 64 of the bytes (an empty tile has its own) */
 	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < e->raw_len; i++)
 		h = (h ^ raw[i]) * 1099511628211ULL;
 	snprintf(e->etag, sizeof e->etag, "\"%016llx\"", (unsigned long long)h);
 	e->hash = key_hash(tileset, z, x, y);
-	e->bytes = sizeof *e + e->raw_len + e->gz_len;
+	e->bytes = sizeof *e + e->raw_len;
 	*out = e;
 	return 0;
+}
+
+int kt_tile_entry_gzip(kt_tile_entry_t *e)
+{
+	if (e->gz || !e->raw_len)
+		return 0;
+	int rc = gzip_bytes(e->raw, e->raw_len, &e->gz, &e->gz_len);
+	if (!rc)
+		e->bytes += e->gz_len;
+	return rc;
+}
+
+int kt_tile_entry_new(const char *tileset, int z, uint32_t x, uint32_t y, unsigned char *raw,
+                      size_t raw_len, kt_tile_entry_t **out)
+{
+	int rc = kt_tile_entry_new_raw(tileset, z, x, y, raw, raw_len, out);
+	if (!rc && (rc = kt_tile_entry_gzip(*out))) {
+		entry_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 static shard_t *shard_of(kt_tilecache_t *c, uint64_t h)

@@ -22,11 +22,22 @@
  * Before every tile the history is checked (kt_tiles_sync), so a tile
  * cached before an edit is never served after it; the cache is read and
  * filled here, the tile built by tile_build.c.
+ *
+ * A cache hit costs little: a cached entry keeps its answers ready (one
+ * libmicrohttpd response for each encoding, headers included, made by
+ * the first request that needs it) and every hit queues that same
+ * response; the request keeps a reference on the entry until the answer
+ * is sent, so eviction never frees bytes being sent. A miss is built on
+ * the work pool (workpool.c), so a slow tile does not hold the cache hits
+ * of its worker thread; the bytes are gzipped only when a client can use
+ * them (Accept-Encoding) or the cache keeps them.
  */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <microhttpd.h>
 
 #include "kt_server_int.h"
 #include "kt_tiles_int.h"
@@ -45,6 +56,13 @@ int kt_tiles_attach(kt_server_t *srv, kt_err_t *err)
 		                                           : DEFAULT_TILE_MAX,
 		.poll_ms = srv->opts.tile_poll_ms,
 	};
+	unsigned max_age = srv->opts.tile_max_age_s;
+	if (max_age)
+		snprintf(srv->tile_cache_control, sizeof srv->tile_cache_control,
+		         "public, max-age=%u", max_age);
+	else
+		snprintf(srv->tile_cache_control, sizeof srv->tile_cache_control,
+		         "public, no-cache");
 	int rc = kt_tiles_new(srv->store, &o, &srv->tiles);
 	if (rc && err) {
 		err->code = rc;
@@ -101,25 +119,77 @@ static int accepts_gzip(const char *ae)
 	return 0;
 }
 
-static int answer_entry(kt_request_t *req, const kt_tile_entry_t *e, int hit)
+static void entry_release(void *e)
 {
-	unsigned max_age = req->srv->opts.tile_max_age_s;
-	req->cache_control = max_age ? kt_arena_printf(&req->arena, "public, max-age=%u", max_age)
-	                             : "public, no-cache";
-	if (!req->cache_control)
-		return KT_ENOMEM;
-	const char *inm = kt_req_header(req, "If-None-Match");
-	int rc, gz = 0;
-	if (inm && etag_matches(inm, e->etag)) {
-		rc = kt_respond(req, 304, NULL, NULL, 0, KT_BUF_STATIC);
-	} else if (!e->raw_len) {
-		rc = kt_respond(req, 204, NULL, NULL, 0, KT_BUF_STATIC);
-	} else {
-		gz = e->gz && accepts_gzip(kt_req_header(req, "Accept-Encoding"));
-		rc = gz ? kt_respond(req, 200, MVT_TYPE, e->gz, e->gz_len, KT_BUF_COPY)
-		        : kt_respond(req, 200, MVT_TYPE, e->raw, e->raw_len, KT_BUF_COPY);
+	kt_tilecache_unref(e);
+}
+
+static void answer_free(void *r)
+{
+	MHD_destroy_response(r);
+}
+
+/* The tile's own headers on r (the common ones are added by the caller). */
+static int tile_headers(struct MHD_Response *r, const kt_tile_entry_t *e, int gz, int hit)
+{
+	int ok = (!e->raw_len ||
+	          MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, MVT_TYPE) == MHD_YES) &&
+	         MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, e->etag) == MHD_YES &&
+	         MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding") == MHD_YES &&
+	         (!gz || MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip") ==
+	                 MHD_YES) &&
+	         /* for the tests and benchmarks: was the tile cached? */
+	         MHD_add_response_header(r, "X-Kartenn-Cache", hit ? "hit" : "miss") == MHD_YES;
+	return ok ? 0 : KT_ENOMEM;
+}
+
+/* The ready answer of a cached entry in one encoding, made on first use:
+ * it points into the entry's bytes and lives as long as the entry. NULL
+ * when it cannot be made (the caller answers the slow way). */
+static struct MHD_Response *ready_answer(const kt_server_t *srv, kt_tile_entry_t *e, int gz)
+{
+	_Atomic(void *) *slot = &e->answers[gz ? KT_TILE_ANSWER_GZ : KT_TILE_ANSWER_RAW];
+	struct MHD_Response *r = atomic_load(slot);
+	if (r || e->answer_free != answer_free)
+		return r;
+	r = MHD_create_response_from_buffer(gz ? e->gz_len : e->raw_len,
+	                                    gz ? e->gz : e->raw, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return NULL;
+	if (tile_headers(r, e, gz, 1) ||
+	    kt_response_common_headers(srv, r, srv->tile_cache_control)) {
+		MHD_destroy_response(r);
+		return NULL;
 	}
-	if (!rc)
+	void *none = NULL;
+	if (!atomic_compare_exchange_strong(slot, &none, r)) {
+		MHD_destroy_response(r); /* another request made it first */
+		r = none;
+	}
+	return r;
+}
+
+/* Answers from e, whose reference the request takes over: 304 when the
+ * client has it, 204 for an empty tile, else 200 with the bytes in the
+ * encoding the client accepts — a hit with the entry's ready answer. */
+static int answer_entry(kt_request_t *req, kt_tile_entry_t *e, int hit)
+{
+	kt_req_keep(req, e, entry_release); /* the answer points into e */
+	req->cache_control = req->srv->tile_cache_control;
+	const char *inm = kt_req_header(req, "If-None-Match");
+	int not_modified = inm && etag_matches(inm, e->etag);
+	int gz = !not_modified && e->raw_len && e->gz &&
+	         accepts_gzip(kt_req_header(req, "Accept-Encoding"));
+	unsigned status = not_modified ? 304 : e->raw_len ? 200 : 204;
+	size_t len = status != 200 ? 0 : gz ? e->gz_len : e->raw_len;
+	if (hit && !not_modified) {
+		struct MHD_Response *r = ready_answer(req->srv, e, gz);
+		if (r)
+			return kt_respond_shared(req, status, r, len);
+	}
+	int rc = kt_respond(req, status, status == 200 ? MVT_TYPE : NULL,
+	                    status != 200 ? NULL : gz ? e->gz : e->raw, len, KT_BUF_STATIC);
+	if (!rc) /* the content type is set above (none for 204/304) */
 		rc = kt_respond_header(req, "ETag", e->etag);
 	if (!rc)
 		rc = kt_respond_header(req, "Vary", "Accept-Encoding");
@@ -170,30 +240,58 @@ static int parse_tile(kt_request_t *req, int *z, uint32_t *x, uint32_t *y, int *
 	return 1;
 }
 
-/* Builds the tile and wraps it in an entry (cached when possible). */
-static int tile_make(kt_request_t *req, kt_ctx_t *ctx, const char *tileset,
-                     const kt_layer_t **layers, size_t n, int z, uint32_t x, uint32_t y,
-                     uint64_t gen, kt_tile_entry_t **e)
+/* A tile to build on the work pool: what the handler found out. */
+typedef struct build_job {
+	const char *tileset;
+	const kt_layer_t **layers;
+	size_t n;
+	int z;
+	uint32_t x, y;
+	uint64_t gen;       /* cache generation before the build */
+} build_job_t;
+
+/* Builds the tile and wraps it in an entry (cached when possible). The
+ * gzip is made for the cache, or for a client that accepts it. */
+static int tile_make(kt_request_t *req, kt_ctx_t *ctx, const build_job_t *j,
+                     kt_tile_entry_t **e)
 {
 	kt_tiles_t *t = req->srv->tiles;
 	unsigned char *raw = NULL;
 	size_t len = 0;
 	kt_tile_stats_t st;
-	int rc = kt_tile_build(ctx, t, layers, n, z, x, y, &raw, &len, &st);
+	int rc = kt_tile_build(ctx, t, j->layers, j->n, j->z, j->x, j->y, &raw, &len, &st);
 	if (rc) {
-		dprintf(STDERR_FILENO, "kartenn: tiles: %s/%d/%u/%u: %s\n", tileset, z, x, y,
-		        kt_errmsg(ctx));
+		dprintf(STDERR_FILENO, "kartenn: tiles: %s/%d/%u/%u: %s\n", j->tileset, j->z, j->x,
+		        j->y, kt_errmsg(ctx));
 		return rc;
 	}
 	atomic_fetch_add(&t->built, 1);
 	atomic_fetch_add(&t->capped, st.dropped);
 	if (st.dropped && !req->srv->opts.quiet)
 		dprintf(STDERR_FILENO, "kartenn: tiles: %s/%d/%u/%u: size cap: %zu features dropped, "
-		        "%zu kept\n", tileset, z, x, y, st.dropped, st.features);
-	rc = kt_tile_entry_new(tileset, z, x, y, raw, len, e);
-	if (!rc && t->cache)
-		kt_tilecache_put(t->cache, *e, gen);
+		        "%zu kept\n", j->tileset, j->z, j->x, j->y, st.dropped, st.features);
+	rc = kt_tile_entry_new_raw(j->tileset, j->z, j->x, j->y, raw, len, e);
+	if (!rc && (t->cache || accepts_gzip(kt_req_header(req, "Accept-Encoding"))) &&
+	    (rc = kt_tile_entry_gzip(*e))) {
+		kt_tilecache_unref(*e);
+		return rc;
+	}
+	if (!rc && t->cache) {
+		(*e)->answer_free = answer_free; /* before anyone else sees it */
+		kt_tilecache_put(t->cache, *e, j->gen);
+	}
 	return rc;
+}
+
+/* The work pool's part of a miss: build, cache, answer. */
+static int tile_build_job(kt_request_t *req, kt_ctx_t *ctx, void *data)
+{
+	kt_tile_entry_t *e;
+	int rc = tile_make(req, ctx, data, &e);
+	if (rc)
+		return rc == KT_ENOMEM ? rc : kt_respond_problem(req, 500, "the tile could not be "
+		                                                 "built (%s)", kt_strerror(rc));
+	return answer_entry(req, e, 0);
 }
 
 int kt_tiles_get(kt_request_t *req)
@@ -221,15 +319,15 @@ int kt_tiles_get(kt_request_t *req)
 	}
 	uint64_t gen = t->cache ? kt_tilecache_gen(t->cache) : 0;
 	kt_tile_entry_t *e = t->cache ? kt_tilecache_get(t->cache, tileset, z, x, y) : NULL;
-	int hit = e != NULL;
-	if (hit)
+	if (e) {
 		atomic_fetch_add(&t->hits, 1);
-	if (!e && (rc = tile_make(req, ctx, tileset, layers, n, z, x, y, gen, &e)))
-		return rc == KT_ENOMEM ? rc : kt_respond_problem(req, 500, "the tile could not be "
-		                                                 "built (%s)", kt_strerror(rc));
-	rc = answer_entry(req, e, hit);
-	kt_tilecache_unref(e);
-	return rc;
+		return answer_entry(req, e, 1);
+	}
+	build_job_t *j = kt_arena_alloc(&req->arena, sizeof *j);
+	if (!j)
+		return KT_ENOMEM;
+	*j = (build_job_t){tileset, layers, n, z, x, y, gen};
+	return kt_req_defer(req, tile_build_job, j);
 }
 
 size_t kt_tiles_metrics(const kt_server_t *srv, char *buf, size_t size)

@@ -16,7 +16,16 @@ import sys
 
 out, title, unit, names, ratios = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
 rows = list(csv.DictReader(open(out + "/results.tsv"), delimiter="\t"))
-num = lambda v: float(v) if v not in ("-", "", None) else None
+
+
+def num(v):
+    """A number of results.tsv, or None ("-", empty, or "no result": a run that gave none)."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
 groups = {}
 for r in rows:
     groups.setdefault((r["label"], int(r["conns"])), []).append(r)

@@ -388,6 +388,47 @@ check "a bad port is a usage error" test "$?" = 2
 "$KARTENN" serve --help >"$work/help" 2>&1
 check "serve --help" grep -q -- "--port" "$work/help"
 
+# --- tiles built on the work pool ---------------------------------------------
+# Cache misses are built by the pool threads while their connections wait
+# suspended: many at once must all be answered, and the same tiles again
+# must be cache hits with the same status and ETag. Then a batch of misses
+# is left in flight for the stop below: suspended connections must not
+# keep the server from stopping cleanly.
+python3 - -3.34 47.76 >"$work/tiles.list" <<'PYTILES'
+import math, sys
+lon, lat = float(sys.argv[1]), float(sys.argv[2])
+for z in (14, 15, 16, 17):
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            print(f"/tiles/lanester/{z}/{x + dx}/{y + dy}.mvt")
+PYTILES
+fetch_all() { # fetch_all TAG: every tile of the list at once -> "status cache etag" lines
+	local tag=$1 i
+	mkdir -p "$work/t-$tag"
+	awk '{print NR, $0}' "$work/tiles.list" | xargs -P 36 -n 2 sh -c \
+		'curl -s -o /dev/null -D "$0/$2.h" -H "Accept-Encoding: gzip" "$1$3"' "$work/t-$tag" "$base"
+	for i in $(seq 1 "$(wc -l <"$work/tiles.list")"); do
+		echo "$(head -1 "$work/t-$tag/$i.h" | cut -d' ' -f2) $(header X-Kartenn-Cache "$work/t-$tag/$i.h")" \
+			"$(header ETag "$work/t-$tag/$i.h")"
+	done >"$work/t-$tag.txt"
+}
+fetch_all miss
+fetch_all hit
+check "36 concurrent tile misses all answered 200 or 204" \
+	test "$(grep -cE '^(200|204) miss "' "$work/t-miss.txt")" = 36
+check "the same tiles again are cache hits" test "$(grep -c ' hit "' "$work/t-hit.txt")" = 36
+check "a hit answers the status and ETag of the miss" \
+	cmp -s <(awk '{print $1, $3}' "$work/t-miss.txt") <(awk '{print $1, $3}' "$work/t-hit.txt")
+get /healthz health3
+check "healthz still 200 after the tile batch" test "$status" = 200
+# misses (single-layer tiles: not cached yet) in flight when SIGTERM comes
+sed 's#/lanester/#/eclairage_support/#' "$work/tiles.list" |
+	xargs -P 36 -n 1 sh -c 'curl -s -o /dev/null "$0$1"' "$base" &
+inflight=$!
+
 # --- graceful stop ---------------------------------------------------------
 kill -TERM "$pid"
 stopped=0
@@ -401,6 +442,7 @@ rc=$?
 pid=""
 check "the server exits 0 on SIGTERM (got $rc)" test "$rc" = 0
 check "the server says it stopped" grep -q "stopped" "$work/serve.err"
+wait "$inflight" 2>/dev/null
 
 echo "$checks checks passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -1,15 +1,19 @@
 /*
  * test_server.c — unit tests of the server's request machinery: path
  * decoding, route matching with captures, the route table lookup (404 vs
- * 405), the per-request arena, problem bodies, WKB to GeoJSON. The HTTP
+ * 405), the per-request arena, problem bodies, WKB to GeoJSON, shared
+ * (ready) answers and objects kept alive until a request completes. The HTTP
  * behaviour itself is tested end to end by tests/integration/test_server.sh.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include <microhttpd.h>
 
 #include "kt_server_int.h"
 
@@ -392,6 +396,63 @@ static void test_server_wkb_geojson(void **state)
 	assert_null(geojson_of(b, 9));
 }
 
+static int releases;
+
+static void count_release(void *p)
+{
+	(*(int *)p)++;
+	releases++;
+}
+
+/* A ready answer is queued as it is and never destroyed by the request:
+ * replacing it leaves it whole for its owner (ASan would see a use after
+ * free below), no header can be added to it through the request, and the
+ * common headers are the server's (CORS, nosniff, Cache-Control). An
+ * object kept for the request is released once, when replaced. */
+static void test_server_shared_answer(void **state)
+{
+	(void)state;
+	kt_server_t srv = {.cors_origin = "https://carte.example"};
+	kt_request_t *req = calloc(1, sizeof *req);
+	assert_non_null(req);
+	req->srv = &srv;
+	static char bytes[] = "tile bytes";
+	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof bytes - 1, bytes,
+	                                                         MHD_RESPMEM_PERSISTENT);
+	assert_non_null(r);
+	assert_int_equal(kt_response_common_headers(&srv, r, "public, no-cache"), 0);
+	assert_string_equal(MHD_get_response_header(r, "Cache-Control"), "public, no-cache");
+	assert_string_equal(MHD_get_response_header(r, "Access-Control-Allow-Origin"),
+	                    "https://carte.example");
+	assert_string_equal(MHD_get_response_header(r, "Vary"), "Origin");
+	assert_string_equal(MHD_get_response_header(r, "X-Content-Type-Options"), "nosniff");
+
+	assert_int_equal(kt_respond(req, 200, "text/plain", "x", 1, KT_BUF_COPY), 0);
+	assert_int_equal(kt_respond_shared(req, 200, r, sizeof bytes - 1), 0);
+	assert_ptr_equal(req->resp, r);
+	assert_true(req->resp_shared);
+	assert_int_equal(req->body_bytes, sizeof bytes - 1);
+	assert_int_equal(kt_respond_header(req, "X-Other", "1"), KT_EINTERNAL);
+	assert_null(MHD_get_response_header(r, "X-Other"));
+	/* a late error replaces the shared answer without destroying it */
+	assert_int_equal(kt_respond(req, 500, "text/plain", "e", 1, KT_BUF_COPY), 0);
+	assert_false(req->resp_shared);
+	assert_int_equal(MHD_add_response_header(r, "X-Still", "there"), MHD_YES);
+	MHD_destroy_response(r);
+	MHD_destroy_response(req->resp);
+
+	int a = 0, b = 0;
+	releases = 0;
+	kt_req_keep(req, &a, count_release);
+	kt_req_keep(req, &b, count_release); /* releases a at once */
+	assert_int_equal(a, 1);
+	assert_int_equal(b, 0);
+	req->release(req->release_arg); /* what the completion callback does */
+	assert_int_equal(b, 1);
+	assert_int_equal(releases, 2);
+	free(req);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_server_arena_alloc_failure),
 		cmocka_unit_test(test_server_problem_body),
 		cmocka_unit_test(test_server_wkb_geojson),
+		cmocka_unit_test(test_server_shared_answer),
 	};
 	return cmocka_run_group_tests_name("server", tests, NULL, NULL);
 }
