@@ -11,9 +11,17 @@
  * quoted; the order always ends with fid so that pages never overlap.
  * The count ignores limit, offset and order, so numberMatched and the
  * page agree.
+ *
+ * Lean rows (s->lean, for the tiles) read only what a published feature
+ * shows into one feature reused for every row, whose texts and geometry
+ * point into SQLite's memory: no allocation per row. A bbox may be
+ * index-only (s->bbox_index_only): the R*Tree candidates without the
+ * exact ST_Intersects, which parses every geometry, for a caller that
+ * clips to the bbox anyway.
  */
 #include "kt_engine_int.h"
 
+#include <math.h>
 #include <string.h>
 
 /* The WHERE clause: bbox (params ?1..?4 reserved when has_bbox) AND the
@@ -24,11 +32,14 @@ static char *where_sql(const kt_layer_t *l, const kt_select_t *s, int epsg)
 	const char *frag = s->where && *s->where ? s->where : NULL;
 	if (!bbox && !frag)
 		return sqlite3_mprintf("");
+	char *exact = bbox && !s->bbox_index_only
+		? sqlite3_mprintf(" AND ST_Intersects(geom, BuildMbr(?1, ?2, ?3, ?4, %d))", epsg)
+		: NULL;
 	char *b = bbox ? sqlite3_mprintf("fid IN (SELECT pkid FROM \"idx_%w_geom\" WHERE xmin <= ?3 AND "
-	                                 "xmax >= ?1 AND ymin <= ?4 AND ymax >= ?2) AND "
-	                                 "ST_Intersects(geom, BuildMbr(?1, ?2, ?3, ?4, %d))",
-	                                 l->name, epsg)
+	                                 "xmax >= ?1 AND ymin <= ?4 AND ymax >= ?2)%s",
+	                                 l->name, exact ? exact : "")
 	               : NULL;
+	sqlite3_free(exact);
 	char *w = sqlite3_mprintf(" WHERE %s%s%s%s%s", b ? "(" : "", b ? b : "", b ? ")" : "",
 	                          b && frag ? " AND " : "", frag ? "(" : "");
 	sqlite3_free(b);
@@ -96,9 +107,166 @@ static int store_bbox(kt_ctx_t *ctx, const kt_query_t *q, double bbox[4])
 	return 0;
 }
 
-/* Prepares "SELECT <what> FROM layer WHERE … [ORDER … LIMIT …]" and binds. */
+/* ---- lean rows ------------------------------------------------------------ */
+
+/* 1 when a lean row reads attribute i: public, or the publication rule's. */
+static int lean_reads(const kt_layer_t *l, size_t i)
+{
+	return l->attrs[i].is_public || (l->publish_attr && !strcmp(l->publish_attr, l->attrs[i].name));
+}
+
+/* "fid, dtdict_class, <attribute or NULL for each>, AsBinary(geom)": the
+ * columns are at the same positions whatever the layer shows. */
+static char *lean_columns(const kt_layer_t *l)
+{
+	char *cols = sqlite3_mprintf("fid, dtdict_class");
+	for (size_t i = 0; cols && i < l->n_attrs; i++) {
+		char *next = lean_reads(l, i) ? sqlite3_mprintf("%s, \"%w\"", cols, l->attrs[i].name)
+		                              : sqlite3_mprintf("%s, NULL", cols);
+		sqlite3_free(cols);
+		cols = next;
+	}
+	if (cols && l->geom_type != KT_GEOM_NONE) {
+		char *next = sqlite3_mprintf("%s, AsBinary(geom)", cols);
+		sqlite3_free(cols);
+		cols = next;
+	}
+	return cols;
+}
+
+/* The one feature of a lean select, reused for every row. Its geometry
+ * is SQLite's blob, or a copy in wkb_buf when it must be reprojected
+ * (kt_transform_wkb works in place). */
+typedef struct lean {
+	kt_feature_t f;
+	unsigned char *wkb_buf;
+	size_t wkb_cap;
+} lean_t;
+
+static int lean_init(kt_ctx_t *ctx, const kt_layer_t *l, lean_t *r)
+{
+	memset(r, 0, sizeof *r);
+	r->f.n_values = l->n_attrs;
+	r->f.values = l->n_attrs ? kt_calloc(l->n_attrs, sizeof *r->f.values) : NULL;
+	if (l->n_attrs && !r->f.values)
+		return kt_ctx_error(ctx, KT_ENOMEM, "kt_features_select: out of memory");
+	for (size_t i = 0; i < l->n_attrs; i++)
+		r->f.values[i].type = l->attrs[i].type;
+	return 0;
+}
+
+static void lean_release(lean_t *r)
+{
+	kt_free(r->f.values);
+	kt_free(r->wkb_buf);
+}
+
+/* The geometry of the row at column c, in out_epsg. */
+static int lean_geometry(kt_ctx_t *ctx, sqlite3_stmt *st, int c, int out_epsg, lean_t *r)
+{
+	const unsigned char *blob = sqlite3_column_blob(st, c);
+	size_t n = (size_t)sqlite3_column_bytes(st, c);
+	r->f.epsg = ctx->store->epsg;
+	r->f.wkb_len = blob ? n : 0;
+	r->f.wkb = (unsigned char *)blob; /* borrowed: the callback sees it const */
+	if (!blob || !out_epsg || out_epsg == r->f.epsg)
+		return 0;
+	if (n > r->wkb_cap) {
+		unsigned char *p = kt_realloc(r->wkb_buf, n);
+		if (!p)
+			return kt_ctx_error(ctx, KT_ENOMEM, "kt_features_select: out of memory");
+		r->wkb_buf = p;
+		r->wkb_cap = n;
+	}
+	memcpy(r->wkb_buf, blob, n);
+	r->f.wkb = r->wkb_buf;
+	return kt__feature_reproject(ctx, &r->f, out_epsg);
+}
+
+/* Fills r->f from the current row of a select of lean_columns. */
+static int lean_row(kt_ctx_t *ctx, const kt_layer_t *l, sqlite3_stmt *st, int out_epsg, lean_t *r)
+{
+	r->f.fid = sqlite3_column_int64(st, 0);
+	const unsigned char *cls = sqlite3_column_text(st, 1);
+	r->f.precision.dtdict_class = cls ? (char)cls[0] : 0;
+	r->f.precision.xy_cm = r->f.precision.z_cm = r->f.precision.transform_m = NAN;
+	int c = 2;
+	for (size_t i = 0; i < l->n_attrs; i++, c++) {
+		kt_value_t *v = &r->f.values[i];
+		v->is_null = sqlite3_column_type(st, c) == SQLITE_NULL;
+		v->s = NULL;
+		if (v->is_null)
+			continue;
+		switch (v->type) {
+		case KT_ATTR_INTEGER:
+		case KT_ATTR_BOOLEAN: v->i = sqlite3_column_int64(st, c); break;
+		case KT_ATTR_REAL: v->d = sqlite3_column_double(st, c); break;
+		default: v->s = (char *)sqlite3_column_text(st, c); /* borrowed */
+		}
+	}
+	return l->geom_type != KT_GEOM_NONE ? lean_geometry(ctx, st, c, out_epsg, r) : 0;
+}
+
+static int select_lean(kt_ctx_t *ctx, const kt_select_t *s, const kt_layer_t *l, sqlite3_stmt *st,
+                       kt_feature_cb cb, void *data)
+{
+	lean_t r;
+	int rc = lean_init(ctx, l, &r), step = SQLITE_DONE;
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = lean_row(ctx, l, st, s->q.out_epsg, &r);
+		if (!rc && cb(&r.f, data))
+			rc = kt_ctx_error(ctx, KT_EABORT, "%s: stopped by the callback", "kt_features_select");
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = kt__sqlite_error(ctx, "kt_features_select");
+	lean_release(&r);
+	return rc;
+}
+
+/* ---- selects ------------------------------------------------------------- */
+
+/* Binds the bbox (?1..?4), the fragment's params, then limit and offset. */
+static int bind_all(kt_ctx_t *ctx, const kt_select_t *s, int bbox_on, const double bbox[4],
+                    int counting, sqlite3_stmt *st)
+{
+	int k = 1;
+	if (bbox_on)
+		for (; k <= 4; k++)
+			sqlite3_bind_double(st, k, bbox[k - 1]);
+	if (bind_params(st, s, k) != SQLITE_OK)
+		return kt__sqlite_error(ctx, "kt_features_select");
+	k += (int)s->n_params;
+	if (!counting) {
+		sqlite3_bind_int64(st, k, s->q.limit > 0 ? s->q.limit : -1);
+		sqlite3_bind_int64(st, k + 1, s->q.offset > 0 ? s->q.offset : 0);
+	}
+	return 0;
+}
+
+/* Done with a statement of prepare. */
+static void release(sqlite3_stmt *st, int cached)
+{
+	if (cached) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else {
+		sqlite3_finalize(st);
+	}
+}
+
+/* The tiles' select (lean, index-only bbox, no fragment, no sort) has
+ * the same text for every tile of a layer: it is prepared once per ctx
+ * and layer, in the ctx's statement slot KT_STMT_TILE_SELECT. */
+static int cacheable(const kt_select_t *s)
+{
+	return s->lean && s->bbox_index_only && s->q.has_bbox && !(s->where && *s->where) &&
+	       !s->n_sort && !s->n_params;
+}
+
+/* Prepares "SELECT <what> FROM layer WHERE … [ORDER … LIMIT …]" and binds.
+ * *cached: the statement is the ctx's, to be reset rather than finalized. */
 static int prepare(kt_ctx_t *ctx, const kt_select_t *s, int counting, const kt_layer_t **lp,
-                   sqlite3_stmt **out)
+                   sqlite3_stmt **out, int *cached)
 {
 	int li = kt__layer_index(ctx->store, s->q.layer);
 	if (li < 0)
@@ -111,7 +279,24 @@ static int prepare(kt_ctx_t *ctx, const kt_select_t *s, int counting, const kt_l
 	int rc = bbox_on ? store_bbox(ctx, &s->q, bbox) : 0;
 	if (rc)
 		return rc;
-	char *cols = counting ? sqlite3_mprintf("count(*)") : kt__select_columns(l);
+	sqlite3_stmt **slot = NULL;
+	*cached = !counting && bbox_on && cacheable(s);
+	if (*cached) {
+		slot = &ctx->stmts[(size_t)li * KT_STMT_COUNT_ + KT_STMT_TILE_SELECT];
+		if (*slot && sqlite3_stmt_busy(*slot)) {
+			/* a callback selecting again, within the select: its own */
+			*cached = 0;
+			slot = NULL;
+		} else if (*slot) {
+			*out = *slot;
+			if ((rc = bind_all(ctx, s, bbox_on, bbox, counting, *out)))
+				release(*out, 1);
+			return rc;
+		}
+	}
+	char *cols = counting ? sqlite3_mprintf("count(*)")
+	             : s->lean ? lean_columns(l)
+	                       : kt__select_columns(l);
 	char *where = where_sql(l, s, ctx->store->epsg);
 	char *order = counting ? sqlite3_mprintf("") : order_sql(ctx, l, s);
 	char *sql = cols && where && order
@@ -125,35 +310,32 @@ static int prepare(kt_ctx_t *ctx, const kt_select_t *s, int counting, const kt_l
 	sqlite3_free(order);
 	if (!sql)
 		return kt_ctx_error(ctx, KT_ENOMEM, "kt_features_select: out of memory");
-	rc = sqlite3_prepare_v2(ctx->db, sql, -1, out, NULL);
+	rc = sqlite3_prepare_v3(ctx->db, sql, -1, *cached ? SQLITE_PREPARE_PERSISTENT : 0, out, NULL);
 	sqlite3_free(sql);
 	if (rc != SQLITE_OK) {
 		kt__sqlite_error(ctx, "kt_features_select");
 		return KT_EINVAL;
 	}
-	int k = 1;
-	if (bbox_on)
-		for (; k <= 4; k++)
-			sqlite3_bind_double(*out, k, bbox[k - 1]);
-	if (bind_params(*out, s, k) != SQLITE_OK) {
-		sqlite3_finalize(*out);
-		return kt__sqlite_error(ctx, "kt_features_select");
-	}
-	k += (int)s->n_params;
-	if (!counting) {
-		sqlite3_bind_int64(*out, k, s->q.limit > 0 ? s->q.limit : -1);
-		sqlite3_bind_int64(*out, k + 1, s->q.offset > 0 ? s->q.offset : 0);
-	}
-	return 0;
+	if (slot)
+		*slot = *out;
+	if ((rc = bind_all(ctx, s, bbox_on, bbox, counting, *out)))
+		release(*out, *cached);
+	return rc;
 }
 
 int kt_features_select(kt_ctx_t *ctx, const kt_select_t *s, kt_feature_cb cb, void *data)
 {
 	const kt_layer_t *l;
 	sqlite3_stmt *st;
-	int rc = prepare(ctx, s, 0, &l, &st);
+	int cached;
+	int rc = prepare(ctx, s, 0, &l, &st, &cached);
 	if (rc)
 		return rc;
+	if (s->lean) {
+		rc = select_lean(ctx, s, l, st, cb, data);
+		release(st, cached);
+		return rc;
+	}
 	int step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		kt_feature_t *f;
@@ -168,7 +350,7 @@ int kt_features_select(kt_ctx_t *ctx, const kt_select_t *s, kt_feature_cb cb, vo
 	}
 	if (!rc && step != SQLITE_DONE)
 		rc = kt__sqlite_error(ctx, __func__);
-	sqlite3_finalize(st);
+	release(st, cached);
 	return rc;
 }
 
@@ -176,7 +358,8 @@ int kt_features_select_count(kt_ctx_t *ctx, const kt_select_t *s, int64_t *count
 {
 	const kt_layer_t *l;
 	sqlite3_stmt *st;
-	int rc = prepare(ctx, s, 1, &l, &st);
+	int cached;
+	int rc = prepare(ctx, s, 1, &l, &st, &cached);
 	if (rc)
 		return rc;
 	if (sqlite3_step(st) == SQLITE_ROW)

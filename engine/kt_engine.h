@@ -463,7 +463,23 @@ typedef struct kt_select {
 	size_t n_params;
 	const kt_sort_key_t *sort;
 	size_t n_sort;
+	/* Added for the vector tiles (issue 3), both off by default: */
+	int bbox_index_only;  /* the bbox selects the features whose indexed
+	                       * bounding box (R*Tree, float-rounded outward)
+	                       * meets it, without the exact ST_Intersects
+	                       * test: for a caller that clips anyway */
+	int lean;             /* lean rows: see below */
 } kt_select_t;
+
+/* Lean rows (s->lean): the callback's feature is borrowed from the
+ * statement and valid for the call only — texts and geometry point into
+ * SQLite's memory and nothing is allocated per row. Only fid, the public
+ * attributes, the attribute of the layer's publication rule (so that
+ * kt_layer_feature_published works), dtdict_class and the geometry are
+ * filled; uid, source_id, timestamps, ascol_ref, the survey fields and
+ * the private attributes are NULL (precision numbers NAN, version 0).
+ * Meant for readers that publish (tiles); a feature to keep must be
+ * copied with kt_feature_clone_deep. */
 
 /* Like kt_features_query, with s->where, params and sort. KT_EINVAL (and
  * a message) for an unknown sort key or a fragment SQLite refuses. */

@@ -30,6 +30,8 @@ enum kt_stmt_kind {
 	KT_STMT_BY_SOURCE,
 	KT_STMT_DELETE,
 	KT_STMT_HISTORY,
+	KT_STMT_TILE_SELECT, /* feature_select.c: the lean, index-only bbox
+	                      * select of the tiles, prepared there */
 	KT_STMT_COUNT_
 };
 

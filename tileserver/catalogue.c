@@ -3,7 +3,10 @@
  *   GET /api/layers                  every public layer, and the store's
  *                                    "fictional" label (demo data) or null
  *   GET /api/layers/{name}           one public layer
- *   GET /api/features/{layer}/{uid}  one feature as GeoJSON in EPSG:4326
+ *   GET /api/features/{layer}/{id}   one feature as GeoJSON in EPSG:4326;
+ *                                    id is its uid, or its fid (the
+ *                                    feature id of the vector tiles, a
+ *                                    row id of this store)
  *
  * What it keeps true: a private layer is indistinguishable from a missing
  * one (same 404), and no private attribute ever leaves this file — every
@@ -13,6 +16,7 @@
  * kt_layer_feature_published).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -169,6 +173,48 @@ static int feature_answer(kt_request_t *req, const kt_layer_t *l, const kt_featu
 	return rc ? rc : kt_respond_header(req, "ETag", etag);
 }
 
+/* A fid as the tiles write it: decimal digits, no sign, no leading zero,
+ * small enough for an int64. */
+static int is_fid(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+	return n > 0 && n <= 18 && !s[n] && (s[0] != '0' || n == 1);
+}
+
+static int keep_copy(const kt_feature_t *f, void *data)
+{
+	kt_feature_t **out = data;
+	*out = kt_feature_clone_deep(f);
+	return *out == NULL; /* stops the select: out of memory */
+}
+
+/* The feature of a row id, as kt_feature_get gives it by uid. */
+static int feature_by_fid(kt_ctx_t *ctx, const kt_layer_t *l, int64_t fid, int out_epsg,
+                          kt_feature_t **out)
+{
+	kt_sql_value_t v = {.type = KT_SQL_INT, .i = fid};
+	kt_select_t s = {.q = {.layer = l->name, .out_epsg = out_epsg, .limit = 1},
+	                 .where = "fid = ?", .params = &v, .n_params = 1};
+	*out = NULL;
+	int rc = kt_features_select(ctx, &s, keep_copy, out);
+	if (rc == KT_EABORT)
+		return KT_ENOMEM;
+	return !rc && !*out ? KT_ENOENT : rc;
+}
+
+/* By fid when id is one (what a tile gives the map), else — and when no
+ * row has that id — by uid. */
+static int feature_by_id(kt_ctx_t *ctx, const kt_layer_t *l, const char *id, kt_feature_t **out)
+{
+	int out_epsg = l->geom_type == KT_GEOM_NONE ? 0 : 4326;
+	if (is_fid(id)) {
+		int rc = feature_by_fid(ctx, l, strtoll(id, NULL, 10), out_epsg, out);
+		if (rc != KT_ENOENT)
+			return rc;
+	}
+	return kt_feature_get(ctx, l->name, id, out_epsg, out);
+}
+
 int kt_catalogue_feature(kt_request_t *req)
 {
 	const char *name = kt_req_param(req, "layer"), *uid = kt_req_param(req, "uid");
@@ -182,7 +228,7 @@ int kt_catalogue_feature(kt_request_t *req)
 	if (!ctx)
 		return kt_respond_problem(req, 503, "the store cannot be opened: %s", why);
 	kt_feature_t *f = NULL;
-	int rc = kt_feature_get(ctx, l->name, uid, l->geom_type == KT_GEOM_NONE ? 0 : 4326, &f);
+	int rc = feature_by_id(ctx, l, uid, &f);
 	if (rc == KT_ENOENT)
 		return kt_respond_problem(req, 404, "no feature '%s' in layer '%s'", uid, name);
 	if (rc) {

@@ -238,14 +238,16 @@ static int add_number(kt_mvt_t *t, const char *key, int kind, const void *num)
 
 int kt_mvt_prop_text(kt_mvt_t *t, const char *key, const char *s)
 {
+	unsigned char small[256]; /* most values: no allocation per property */
 	size_t n = strlen(s);
-	unsigned char *b = kt_malloc(n + 1);
+	unsigned char *b = n < sizeof small ? small : kt_malloc(n + 1);
 	if (!b)
 		return KT_ENOMEM;
 	b[0] = V_STRING;
 	memcpy(b + 1, s, n);
 	int rc = add_tag(t, key, b, n + 1);
-	kt_free(b);
+	if (b != small)
+		kt_free(b);
 	return rc;
 }
 
@@ -271,22 +273,46 @@ int kt_mvt_prop(kt_mvt_t *t, const char *key, const kt_value_t *v)
 
 /* ---- serialisation ------------------------------------------------------- */
 
-/* The protobuf-c messages of the kept features (all in one allocation
- * list freed by msgs_release). */
+/* The protobuf-c messages of the kept features, carved out of blocks
+ * (thousands of small messages a tile: one allocation each would cost
+ * more than the packing) listed in allocs and freed by msgs_release. */
+#define MSGS_BLOCK 65536
+
 typedef struct msgs {
 	KartennMvt__Tile tile;
 	void **allocs;
 	size_t n_allocs, cap_allocs;
+	unsigned char *block;   /* the current block, used bytes of it */
+	size_t used;
 } msgs_t;
 
-static void *msgs_alloc(msgs_t *m, size_t size)
+static void *msgs_track(msgs_t *m, void *p)
 {
-	if (grow((void **)&m->allocs, &m->cap_allocs, m->n_allocs + 1, sizeof *m->allocs))
+	if (p && grow((void **)&m->allocs, &m->cap_allocs, m->n_allocs + 1, sizeof *m->allocs)) {
+		kt_free(p);
 		return NULL;
-	void *p = kt_calloc(1, size ? size : 1);
+	}
 	if (p)
 		m->allocs[m->n_allocs++] = p;
 	return p;
+}
+
+/* size zeroed bytes, aligned for any message field. */
+static void *msgs_alloc(msgs_t *m, size_t size)
+{
+	size = (size + 15) & ~(size_t)15;
+	if (size == 0)
+		size = 16;
+	if (size > MSGS_BLOCK / 4)
+		return msgs_track(m, kt_calloc(1, size));
+	if (!m->block || m->used + size > MSGS_BLOCK) {
+		if (!(m->block = msgs_track(m, kt_malloc(MSGS_BLOCK))))
+			return NULL;
+		m->used = 0;
+	}
+	void *p = m->block + m->used;
+	m->used += size;
+	return memset(p, 0, size);
 }
 
 static void msgs_release(msgs_t *m)
@@ -480,16 +506,19 @@ int kt_mvt_serialize(kt_mvt_t *t, size_t max_bytes, unsigned char **out, size_t 
 	*out = NULL;
 	*len = 0;
 	*dropped = 0;
-	size_t size = 0;
-	int rc = size_with(t, NULL, 0, &size);
-	if (!rc && max_bytes && size > max_bytes)
-		rc = fit(t, max_bytes, dropped);
-	if (rc)
-		return rc;
+	for (size_t i = 0; i < t->n_feats; i++)
+		t->feats[i].dropped = 0;
 	msgs_t m;
-	rc = tile_msgs(t, &m);
+	int rc = tile_msgs(t, &m);
+	size_t size = rc ? 0 : kartenn_mvt__tile__get_packed_size(&m.tile);
+	if (!rc && max_bytes && size > max_bytes) {
+		/* over the cap (rare): drop, then build the messages again */
+		msgs_release(&m);
+		rc = fit(t, max_bytes, dropped);
+		if (!rc && !(rc = tile_msgs(t, &m)))
+			size = kartenn_mvt__tile__get_packed_size(&m.tile);
+	}
 	if (!rc && m.tile.n_layers) {
-		size = kartenn_mvt__tile__get_packed_size(&m.tile);
 		*out = kt_malloc(size ? size : 1);
 		if (!*out)
 			rc = KT_ENOMEM;

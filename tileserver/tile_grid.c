@@ -1,7 +1,8 @@
 /*
  * tile_grid.c — the Web Mercator XYZ tile grid (EPSG:3857, origin top
  * left, y downwards): tile bounds with a buffer, the range of tiles a
- * bbox touches at a zoom, the world-to-tile transformation and strict
+ * bbox touches at a zoom, the world-to-tile transformation (affine from
+ * EPSG:3857, or interpolated in a grid from the store CRS) and strict
  * parsing of tile coordinates from a path.
  *
  * Invariant: kt_tile_range is the exact inverse of kt_tile_bounds — a tile
@@ -89,4 +90,30 @@ void kt_tile_xf_init(kt_tile_xf_t *xf, int z, uint32_t x, uint32_t y)
 	xf->extent = KT_TILE_EXTENT;
 	xf->buffer = KT_TILE_BUFFER;
 	xf->z = z;
+	xf->grid = NULL;
+}
+
+/* Bilinear interpolation in the cell of (x, y); a point a hair outside
+ * the grid (float rounding) uses the nearest cell. */
+static void grid_apply(const kt_tile_grid_t *g, double *x, double *y)
+{
+	double fx = (*x - g->x0) / g->dx, fy = (*y - g->y0) / g->dy;
+	int i = fx <= 0 ? 0 : fx >= g->n - 1 ? g->n - 1 : (int)fx;
+	int j = fy <= 0 ? 0 : fy >= g->n - 1 ? g->n - 1 : (int)fy;
+	fx -= i;
+	fy -= j;
+	const double *a = g->t + 2 * ((size_t)j * (g->n + 1) + i), *c = a + 2 * (g->n + 1);
+	double w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
+	*x = w00 * a[0] + w10 * a[2] + w01 * c[0] + w11 * c[2];
+	*y = w00 * a[1] + w10 * a[3] + w01 * c[1] + w11 * c[3];
+}
+
+void kt_tile_xf_apply(const kt_tile_xf_t *xf, double *x, double *y)
+{
+	if (xf->grid) {
+		grid_apply(xf->grid, x, y);
+		return;
+	}
+	*x = (*x - xf->minx) * xf->scale;
+	*y = (xf->maxy - *y) * xf->scale;
 }

@@ -390,10 +390,11 @@ static const char *field_type(kt_attr_type_t t)
 	}
 }
 
-/* One entry of vector_layers: its public fields, never a private one. */
+/* One entry of vector_layers: its public fields, never a private one.
+ * The feature's identity is the MVT feature id (its fid), not a field. */
 static json_t *vector_layer(const kt_layer_t *l)
 {
-	json_t *fields = json_pack("{s:s}", "uid", "String");
+	json_t *fields = json_object();
 	for (size_t i = 0; fields && i < l->n_attrs; i++)
 		if (l->attrs[i].is_public)
 			json_object_set_new(fields, l->attrs[i].name,

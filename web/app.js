@@ -6,7 +6,7 @@
 // whose metadata lists the layer groups and the legend), the catalogue
 // (/api/layers: French titles of layers and attributes, and whether the
 // store holds fictional demonstration data), the tiles and the feature
-// attributes (/api/features/{layer}/{uid}). No request leaves the server.
+// attributes (/api/features/{layer}/{id}). No request leaves the server.
 import * as maplibregl from '/static/maplibre-gl/maplibre-gl.mjs';
 
 const STYLE_URL = '/styles/lanester.json';
@@ -154,11 +154,14 @@ function buildLegend(sections) {
 
 // ---- feature popup ------------------------------------------------------
 
-// The feature's page in the API. Tiles carry each feature's uid as a
-// property (the MVT feature id is the store's row id, which is not
-// stable); without it the popup shows what the tile holds.
+// The feature's page in the API. The MVT feature id is the store's row
+// id (fid), which /api/features accepts as well as the uid: a tile does
+// not repeat each feature's 36-character uid. The id is a row id of this
+// store only — fine for a request made now, not a reference to keep (the
+// answer gives the stable uid). Without an id the popup shows what the
+// tile holds.
 function featureUrl(f) {
-    return `/api/features/${encodeURIComponent(f.sourceLayer)}/${encodeURIComponent(f.properties.uid)}`;
+    return `/api/features/${encodeURIComponent(f.sourceLayer)}/${encodeURIComponent(String(f.id))}`;
 }
 
 const SKIP = new Set(['layer', 'uid', 'version', 'updated_at', 'dtdict_class']);
@@ -215,7 +218,7 @@ function setupPopups(map, catalogue) {
                 el('p', {class: 'kind', text: `${info?.title || f.sourceLayer} — chargement…`})))
             .addTo(map);
         try {
-            const feature = f.properties?.uid != null ? await getJSON(featureUrl(f))
+            const feature = Number.isInteger(f.id) ? await getJSON(featureUrl(f))
                 : {properties: {layer: f.sourceLayer, ...f.properties}};
             if (mine === seq) popup.setDOMContent(renderFeature(feature, info));
         } catch (err) {

@@ -118,6 +118,13 @@ page.on('console', (m) => {
 page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
 page.on('requestfailed', (r) => badResponses.push(`${r.url()} failed: ${r.failure()?.errorText}`));
 page.on('response', (r) => { if (r.status() >= 400) badResponses.push(`${r.url()} → ${r.status()}`); });
+// The feature requests of the popup: the tile gives the feature id (the
+// store's fid), and the popup asks /api/features for it.
+const featureRequests = [];
+page.on('response', (r) => {
+    const m = new URL(r.url()).pathname.match(/^\/api\/features\/([^/]+)\/([^/]+)$/);
+    if (m) featureRequests.push({layer: m[1], id: decodeURIComponent(m[2]), status: r.status()});
+});
 // Offline: anything that is not this server (or an in-page blob/data URL)
 // is refused and reported.
 await context.route('**/*', (route) => {
@@ -224,7 +231,7 @@ try {
             const db = Math.hypot(b.geometry.coordinates[0] - c.lng, b.geometry.coordinates[1] - c.lat);
             return da - db;
         });
-        return {lnglat: fs[0].geometry.coordinates, reference: fs[0].properties.reference};
+        return {lnglat: fs[0].geometry.coordinates, reference: fs[0].properties.reference, id: fs[0].id};
     });
     if (check(target && target.reference, 'no street-lighting support is drawn (or it has no reference in the tile)')) {
         await page.evaluate((t) => window.kartennMap.jumpTo({center: t.lnglat, zoom: 18.5}), target);
@@ -242,6 +249,12 @@ try {
             const popup = await page.locator('.maplibregl-popup').textContent();
             check(popup.includes('Classe DT-DICT'), 'the popup does not show the DT-DICT class');
             check(popup.includes('Supports d'), 'the popup does not name the layer');
+            // the answer came from /api/features through the tile's feature id
+            check(Number.isInteger(target.id), `the support has no integer feature id in the tile (${target.id})`);
+            check(featureRequests.some((r) => r.layer === 'eclairage_support' && r.id === String(target.id) &&
+                r.status === 200), `the popup did not fetch /api/features/eclairage_support/${target.id} ` +
+                `(requests: ${JSON.stringify(featureRequests)})`);
+            check(/Identifiant : [0-9a-f-]{36}/.test(popup), 'the popup does not show the feature uid from the API');
             console.log(`popup of ${target.reference}: ${popup.slice(0, 160).replace(/\s+/g, ' ')}…`);
         } catch {
             const got = await page.locator('.maplibregl-popup').textContent().catch(() => '(no popup)');

@@ -189,7 +189,7 @@ for l in tj["vector_layers"]:
     d = defs[l["id"]]
     pub = {a["name"] for a in d.get("attributes", []) if a.get("public")}
     priv = {a["name"] for a in d.get("attributes", []) if not a.get("public")}
-    extra = set(l["fields"]) - pub - {"uid", "dtdict_class"}
+    extra = set(l["fields"]) - pub - {"dtdict_class"}
     if extra or set(l["fields"]) & priv or not pub <= set(l["fields"]):
         problems.append(f"{l['id']}: fields {sorted(l['fields'])} vs public {sorted(pub)}")
     z = d.get("zoom", [0, 22])
@@ -356,7 +356,16 @@ far=$(awk -v x="$(echo "$old16" | cut -d/ -f3)" '$1 == "lanester" && $2 == 16 &&
 echo "  feature $uid ($src): $old18 -> $new18; far tile $far"
 etag_of() { curl -s -o "$work/e.mvt" -D "$work/e.h" "$base/tiles/$1.mvt"; header ETag "$work/e.h"; }
 cache_of() { curl -s -o /dev/null -D "$work/c.h" "$base/tiles/$1.mvt"; header X-Kartenn-Cache "$work/c.h"; }
-has_uid() { curl -s -o "$work/h@$2.mvt" "$base/tiles/$1.mvt"; [ -s "$work/h@$2.mvt" ] && "${decode[@]}" "$work/h@$2.mvt" | grep -q "$uid"; }
+# a tile names a feature by its id, the fid (the uid is not in tiles)
+has_uid() {
+	curl -s -o "$work/h@$2.mvt" "$base/tiles/$1.mvt"
+	[ -s "$work/h@$2.mvt" ] && "${decode[@]}" "$work/h@$2.mvt" | python3 -c '
+import json, sys
+fid = int(sys.argv[1])
+tiles = json.load(sys.stdin)
+sys.exit(0 if any(f["id"] == fid for t in tiles for l in t.get("layers", [])
+                  if l["name"] == "eclairage_support" for f in l["features"]) else 1)' "$fid"
+}
 lacks_uid() { ! has_uid "$@"; }
 for t in "$old18" "$old18s" "$old16" "$new18" "$far"; do etag_of "$t" >/dev/null; done
 e_old18=$(etag_of "$old18"); e_old18s=$(etag_of "$old18s"); e_old16=$(etag_of "$old16")
@@ -364,6 +373,14 @@ e_new18=$(etag_of "$new18"); e_far=$(etag_of "$far")
 check "before: the far tile is cached" test "$(cache_of "$far")" = hit
 check "before: the old z18 tile is cached" test "$(cache_of "$old18")" = hit
 check "before: the feature is in its z18 tile" has_uid "$old18" 1
+# the map asks /api/features for the rest, by the tile's feature id
+curl -s -o "$work/byfid.json" -w '%{http_code}' "$base/api/features/eclairage_support/$fid" >"$work/byfid.code"
+check "/api/features/eclairage_support/{fid} answers the feature of that id" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if open(sys.argv[2]).read() == "200" and j["id"] == sys.argv[3] and j["properties"]["uid"] == sys.argv[3] else 1)' \
+	"$work/byfid.json" "$work/byfid.code" "$uid"
+check "/api/features/…/{fid} of no row is a 404" test "$(curl -s -o /dev/null -w '%{http_code}' "$base/api/features/eclairage_support/999999999")" = 404
 check "before: not in the new one" lacks_uid "$new18" 2
 
 cat >"$work/move.geojson" <<EOF

@@ -19,9 +19,10 @@ definitions from the store's kt_layers table. For every tile:
     whose part in the tile is shorter than two units, a polygon whose
     part is thinner than two units (bbox side, or 2 area / perimeter) —
     and features dropped by the size cap when the tile is at the cap;
-  * feature ids are the store's fid; properties are exactly uid, the
-    public attributes that are not null (same values) and, for network
-    layers, dtdict_class — no other key;
+  * features are matched by their id, which is the store's fid (the
+    map asks /api/features/{layer}/{fid} for the rest); properties are
+    exactly the public attributes that are not null (same values) and,
+    for network layers, dtdict_class — no other key (no uid);
   * every vertex lies within one tile unit of the stored geometry
     (polygon vertices on the buffer's edge, where the clip adds corners,
     are exempt);
@@ -77,12 +78,12 @@ def load_store(db):
         cols = "".join(f', "{a}"' for a, _ in l["attrs"])
         where = " WHERE etat = 'published'" if name.startswith("collab_") and \
             any(a == "etat" for a, _ in l["attrs"]) else ""
-        rows = sql_json(db, f'SELECT fid, uid, dtdict_class{cols}, '
+        rows = sql_json(db, f'SELECT fid, dtdict_class{cols}, '
                             f'AsGeoJSON(Transform(geom, 3857), 4) g FROM "{name}"{where}')
         feats = []
         for r in rows:
             g = json.loads(r.pop("g"))
-            feats.append({"fid": r.pop("fid"), "uid": r["uid"], "row": r,
+            feats.append({"fid": r.pop("fid"), "row": r,
                           "parts": geom_parts(g), "kind": g["type"]})
         features[name] = feats
     return layers, features, private_values
@@ -301,37 +302,38 @@ class Checker:
         for f in self.features[name]:
             parts = to_tile(z, x, y, f["parts"])
             if meets_rect(f["kind"], parts, -BUFFER, EXTENT + BUFFER):
-                expected[f["uid"]] = (f, parts)
+                expected[f["fid"]] = (f, parts)
             elif f["kind"] in ("Point", "MultiPoint") and meets_rect(
                     f["kind"], parts, -BUFFER - 0.5, EXTENT + BUFFER + 0.5):
-                fringe[f["uid"]] = (f, parts)  # rounds onto the buffer's edge
+                fringe[f["fid"]] = (f, parts)  # rounds onto the buffer's edge
         got_feats = got["features"] if got else []
         seen = set()
         for gf in got_feats:
-            uid = gf["properties"].get("uid")
-            if uid in fringe:
-                expected[uid] = fringe[uid]
-            if uid not in expected:
-                self.fail(where, f"{name}: feature {uid} (id {gf['id']}) should not be here")
+            fid = gf["id"]
+            if fid in seen:
+                self.fail(where, f"{name}: feature {fid} appears twice")
                 continue
-            seen.add(uid)
-            f, parts = expected[uid]
-            self.check_feature(f"{where} {name}/{uid}", ld, f, parts, gf)
-        for uid, (f, parts) in expected.items():
-            if uid in seen:
+            if fid in fringe:
+                expected[fid] = fringe[fid]
+            if fid not in expected:
+                self.fail(where, f"{name}: feature {fid} should not be here")
+                continue
+            seen.add(fid)
+            f, parts = expected[fid]
+            self.check_feature(f"{where} {name}/{fid}", ld, f, parts, gf)
+        for fid, (f, parts) in expected.items():
+            if fid in seen:
                 continue
             if capped:
                 continue
             if small(f["kind"], parts):
                 self.stats["collapsed"] += 1
                 continue
-            self.fail(where, f"{name}: feature {uid} (fid {f['fid']}) missing")
+            self.fail(where, f"{name}: feature {fid} missing")
 
     def check_feature(self, where, ld, f, parts, gf):
         self.stats["features"] += 1
-        if gf["id"] != f["fid"]:
-            self.fail(where, f"id {gf['id']} is not the fid {f['fid']}")
-        want = {"uid": f["uid"]}
+        want = {}
         for a, _ in ld["attrs"]:
             if f["row"].get(a) is not None:
                 want[a] = f["row"][a]

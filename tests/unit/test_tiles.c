@@ -327,6 +327,105 @@ static void test_tiles_simplify_per_zoom(void **state)
 	kt_tgeom_release(&g);
 }
 
+/* A concave polygon whose clip leaves two parts: the fast path's
+ * Sutherland-Hodgman ring would run along the buffer's edge between them,
+ * so the GEOS path takes it — two valid exteriors. A square crossing the
+ * edge with a hole crossing it too: valid whatever the path. */
+static void test_tiles_clip_concave_and_holes(void **state)
+{
+	(void)state;
+	kt_tgeom_t g = {0};
+	path_t *p = malloc(4 * sizeof *p);
+	/* a U whose bottom lies beyond the buffer: its two arms enter the tile */
+	assert_int_equal(encode("POLYGON((100 -300, 400 -300, 400 100, 300 100, 300 -200, 200 -200, "
+	                        "200 100, 100 100, 100 -300))", &g), 1);
+	assert_int_equal(decode(&g, p, 4), 2);
+	assert_true(kt_ring_area(p[0].xy, p[0].n) > 0 && kt_ring_area(p[1].xy, p[1].n) > 0);
+	assert_float_equal(g.measure, 2 * 100.0 * 164, 1);
+	assert_int_equal(validate_one(&g), 0);
+	/* a hole well inside, one crossing the edge (it opens the polygon),
+	 * and one beyond the buffer (gone with the clip) */
+	assert_int_equal(encode("POLYGON((-500 100, 1000 100, 1000 1000, -500 1000, -500 100),"
+	                        "(300 300, 600 300, 600 600, 300 600, 300 300),"
+	                        "(-300 700, 100 700, 100 800, -300 800, -300 700),"
+	                        "(-400 200, -200 200, -200 300, -400 300, -400 200))", &g), 1);
+	assert_int_equal(validate_one(&g), 0);
+	assert_float_equal(g.measure, 1064.0 * 900 - 300.0 * 300 - 164.0 * 100, 1);
+	/* a ring of a polygon with a hole: exterior then hole, in the tile */
+	assert_int_equal(encode("MULTIPOLYGON(((10 10, 90 10, 90 90, 10 90, 10 10),"
+	                        "(20 20, 20 30, 30 30, 30 20, 20 20)))", &g), 1);
+	assert_int_equal(decode(&g, p, 4), 2);
+	assert_true(kt_ring_area(p[0].xy, p[0].n) > 0 && kt_ring_area(p[1].xy, p[1].n) < 0);
+	assert_int_equal(validate_one(&g), 0);
+	kt_tgeom_release(&g);
+	free(p);
+}
+
+/* Extents of WKB geometries, and refusals of malformed bytes. */
+static void test_tiles_wkb_bounds(void **state)
+{
+	(void)state;
+	struct { const char *wkt; double b[4]; } cases[] = {
+		{"POINT(3 4)", {3, 4, 3, 4}},
+		{"POINT Z(3 4 5)", {3, 4, 3, 4}},
+		{"MULTIPOLYGON(((0 0, 10 0, 10 5, 0 0)), ((-2 1, 1 1, 1 7, -2 1)))", {-2, 0, 10, 7}},
+		{"GEOMETRYCOLLECTION(POINT(1 1), LINESTRING(-1 2, 5 -3))", {-1, -3, 5, 2}},
+	};
+	GEOSWKTReader *r = GEOSWKTReader_create_r(geos);
+	GEOSWKBWriter *w = GEOSWKBWriter_create_r(geos);
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		GEOSGeometry *g = GEOSWKTReader_read_r(geos, r, cases[i].wkt);
+		GEOSWKBWriter_setOutputDimension_r(geos, w, GEOSHasZ_r(geos, g) ? 3 : 2);
+		GEOSWKBWriter_setByteOrder_r(geos, w, i % 2 ? GEOS_WKB_XDR : GEOS_WKB_NDR);
+		size_t len;
+		unsigned char *wkb = GEOSWKBWriter_write_r(geos, w, g, &len);
+		double b[4];
+		assert_int_equal(kt_wkb_bounds(wkb, len, b), 0);
+		for (int k = 0; k < 4; k++)
+			assert_float_equal(b[k], cases[i].b[k], 1e-12);
+		/* truncated anywhere: refused, never read beyond */
+		for (size_t cut = 0; cut < len; cut++)
+			assert_int_equal(kt_wkb_bounds(wkb, cut, b), KT_EGEOM);
+		GEOSFree_r(geos, wkb);
+		GEOSGeom_destroy_r(geos, g);
+	}
+	GEOSWKBWriter_destroy_r(geos, w);
+	GEOSWKTReader_destroy_r(geos, r);
+}
+
+/* The reprojection grid interpolates bilinearly: with nodes laid out by
+ * an affine map it must give that map back at any point, and the encoder
+ * must give the same commands through the grid as through the map. */
+static void test_tiles_grid_interpolation(void **state)
+{
+	(void)state;
+	kt_tile_xf_t xf;
+	kt_tile_xf_init(&xf, TZ, TX, TY);
+	double t[2 * 5 * 5];
+	/* a store CRS that is 3857 shifted by (1000, -2000) metres */
+	kt_tile_grid_t grid = {.x0 = xf.minx + 1000 - 50, .y0 = xf.maxy - 2000 - 700, .dx = 200,
+	                       .dy = 200, .n = 4, .t = t};
+	for (int j = 0; j <= 4; j++)
+		for (int i = 0; i <= 4; i++) {
+			double x = grid.x0 + i * grid.dx - 1000, y = grid.y0 + j * grid.dy + 2000;
+			kt_tile_xf_apply(&xf, &x, &y);
+			t[2 * (j * 5 + i)] = x;
+			t[2 * (j * 5 + i) + 1] = y;
+		}
+	kt_tile_xf_t gxf = xf;
+	gxf.grid = &grid;
+	srand(11);
+	for (int k = 0; k < 1000; k++) {
+		double sx = grid.x0 + rand() / (double)RAND_MAX * 800;
+		double sy = grid.y0 + rand() / (double)RAND_MAX * 800;
+		double ax = sx - 1000, ay = sy + 2000, gx = sx, gy = sy;
+		kt_tile_xf_apply(&xf, &ax, &ay);
+		kt_tile_xf_apply(&gxf, &gx, &gy);
+		assert_float_equal(ax, gx, 1e-6);
+		assert_float_equal(ay, gy, 1e-6);
+	}
+}
+
 /* ---- encoder ---------------------------------------------------------------- */
 
 static KartennMvt__Tile *unpack(const unsigned char *b, size_t n)
@@ -713,6 +812,81 @@ static void test_tiles_sync_drops_old_and_new_positions(void **state)
 	free(path);
 }
 
+struct lean_seen {
+	int n, published;
+	int64_t fids[4];
+};
+
+static int lean_cb(const kt_feature_t *f, void *data)
+{
+	struct lean_seen *seen = data;
+	assert_null(f->uid);            /* lean: not read */
+	assert_null(f->source_id);
+	assert_non_null(f->wkb);
+	assert_int_equal(f->epsg, 3948); /* the store CRS, as asked */
+	int etat = 6, contributeur = 7, nom = 0;
+	assert_false(f->values[nom].is_null);
+	assert_string_equal(f->values[nom].s, "Place");
+	assert_false(f->values[etat].is_null);  /* public, and the publication rule's */
+	assert_true(f->values[contributeur].is_null); /* private: never read */
+	seen->published += !strcmp(f->values[etat].s, "published");
+	seen->fids[seen->n++] = f->fid;
+	return 0;
+}
+
+/* A lean, index-only select reads fid, geometry, the public attributes
+ * and the publication rule's, nothing private, and finds what the index
+ * finds in the bbox. */
+static void test_tiles_lean_select(void **state)
+{
+	(void)state;
+	char *path = kt_test_path("tiles-lean.sqlite");
+	assert_int_equal(kt_test_init_store(path), 0);
+	kt_err_t err = {0};
+	kt_store_t *store;
+	kt_ctx_t *ctx;
+	assert_int_equal(kt_store_open(path, &store, &err), 0);
+	assert_int_equal(kt_ctx_open(store, &ctx, &err), 0);
+	const kt_layer_t *l = kt_store_layer(store, "collab_toilettes");
+	assert_int_equal(kt_layer_attr_index(l, "etat"), 6);
+	assert_int_equal(kt_layer_attr_index(l, "contributeur"), 7);
+	kt_actor_t who = {"test", NULL};
+	const double xs[] = {1225000, 1225100, 1240000};
+	const char *etats[] = {"published", "proposed", "published"};
+	int64_t fids[3];
+	for (int i = 0; i < 3; i++) {
+		kt_feature_t *f = kt_feature_new(l);
+		unsigned char wkb[21];
+		uint32_t type = 1;
+		double y = 7193000;
+		wkb[0] = 1;
+		memcpy(wkb + 1, &type, 4);
+		memcpy(wkb + 5, &xs[i], 8);
+		memcpy(wkb + 13, &y, 8);
+		assert_int_equal(kt_feature_set_wkb(f, wkb, sizeof wkb, 3948), 0);
+		assert_int_equal(kt_feature_set_text(f, 0, "Place"), 0);
+		assert_int_equal(kt_feature_set_text(f, 6, etats[i]), 0);
+		assert_int_equal(kt_feature_set_text(f, 7, "Personne Secrète"), 0);
+		assert_int_equal(kt_feature_insert(ctx, "collab_toilettes", f, &who), 0);
+		fids[i] = f->fid;
+		kt_feature_free(f);
+	}
+	/* twice: the second run uses the statement cached on the ctx */
+	for (int run = 0; run < 2; run++) {
+		struct lean_seen seen = {0};
+		kt_select_t s = {.q = {.layer = "collab_toilettes", .has_bbox = 1,
+		                       .bbox = {1224900, 7192900, 1225200, 7193100}},
+		                 .bbox_index_only = 1, .lean = 1};
+		assert_int_equal(kt_features_select(ctx, &s, lean_cb, &seen), 0);
+		assert_int_equal(seen.n, 2);
+		assert_int_equal(seen.published, 1);
+		assert_true(seen.fids[0] == fids[0] && seen.fids[1] == fids[1]);
+	}
+	kt_ctx_close(ctx);
+	kt_store_close(store);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -724,6 +898,10 @@ int main(void)
 		cmocka_unit_test(test_tiles_quantise_drops_collapse_and_repeats),
 		cmocka_unit_test(test_tiles_snapping_keeps_validity),
 		cmocka_unit_test(test_tiles_simplify_per_zoom),
+		cmocka_unit_test(test_tiles_clip_concave_and_holes),
+		cmocka_unit_test(test_tiles_wkb_bounds),
+		cmocka_unit_test(test_tiles_grid_interpolation),
+		cmocka_unit_test(test_tiles_lean_select),
 		cmocka_unit_test(test_tiles_dictionaries),
 		cmocka_unit_test(test_tiles_size_cap_drop_order),
 		cmocka_unit_test(test_tiles_validator_rules),
