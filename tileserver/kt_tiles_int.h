@@ -94,21 +94,24 @@ typedef struct kt_tgeom {
 void kt_tgeom_reset(kt_tgeom_t *g);   /* empties, keeps the buffer */
 void kt_tgeom_release(kt_tgeom_t *g); /* frees the buffer */
 
-/* Encodes an ISO WKB geometry given in EPSG:3857 into tile coordinates of
- * xf. Points and polygons of one ring lying inside the buffered tile
- * (most features) are read straight from the WKB, without GEOS: points
- * are rounded; a ring is simplified to half a tile unit (Douglas-Peucker),
- * rounded, and kept when the result is a simple ring (checked exactly on
- * the integers), which is a valid polygon — any other ring takes the GEOS
- * path below. Points outside the buffered tile are dropped; lines and polygons are
- * clipped to the buffered tile (GEOSClipByRect), simplified to half a tile
- * unit (topology-preserving), snapped to the integer grid with GEOS's
- * precision reducer (which keeps polygons valid and removes collapsed
- * parts), then written with repeated points and zero-length segments
- * removed, exterior rings clockwise on screen (positive surveyor's area
- * with y down), each followed by its holes (negative area). A polygon that
- * is still invalid (GEOSisValid) after that is repaired with make-valid
- * and snapped again, and dropped if that fails too.
+/* Encodes an ISO WKB geometry into tile coordinates of xf (the WKB is in
+ * EPSG:3857, or in the store CRS when xf has a grid). Points, and polygons
+ * of one part (most features), are read straight from the WKB without
+ * GEOS: points are rounded, points outside the buffered tile dropped;
+ * each ring is clipped to the buffered tile (Sutherland-Hodgman),
+ * simplified to half a tile unit (Douglas-Peucker) and rounded, and the
+ * polygon is kept when its rings are still simple and apart (checked
+ * exactly on the integers), which makes it valid. Lines, multipolygons and
+ * every polygon the fast path declines are clipped to the buffered tile
+ * (GEOSClipByRect), simplified to half a tile unit (polygons:
+ * topology-preserving), snapped to the integer grid with GEOS's precision
+ * reducer when rounding breaks them (it keeps polygons valid and removes
+ * collapsed parts). Either way they are written with repeated points and
+ * zero-length segments removed, exterior rings clockwise on screen
+ * (positive surveyor's area with y down), each followed by its holes
+ * (negative area). A polygon that is still invalid (GEOSisValid) after
+ * that is repaired with make-valid and snapped again, and dropped if that
+ * fails too.
  * Returns 1 with g filled, 0 when nothing is left in the tile (g->n == 0),
  * or a negative KT_E* code. geos is a GEOSContextHandle_t. */
 int kt_tile_geom_encode(void *geos, const kt_tile_xf_t *xf, const unsigned char *wkb,
