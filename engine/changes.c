@@ -15,11 +15,14 @@
 
 int kt_changes_last(kt_ctx_t *ctx, int64_t *id)
 {
+	int rc = kt__history_flush(ctx);
+	if (rc)
+		return rc;
 	if (!ctx->changes_last &&
 	    sqlite3_prepare_v3(ctx->db, "SELECT coalesce(max(id), 0) FROM kt_history", -1,
 	                       SQLITE_PREPARE_PERSISTENT, &ctx->changes_last, NULL) != SQLITE_OK)
 		return kt__sqlite_error(ctx, __func__);
-	int rc = sqlite3_step(ctx->changes_last) == SQLITE_ROW ? 0 : kt__sqlite_error(ctx, __func__);
+	rc = sqlite3_step(ctx->changes_last) == SQLITE_ROW ? 0 : kt__sqlite_error(ctx, __func__);
 	*id = sqlite3_column_int64(ctx->changes_last, 0);
 	sqlite3_reset(ctx->changes_last);
 	return rc;
@@ -83,6 +86,9 @@ static int after_box(kt_ctx_t *ctx, sqlite3_stmt *next, const kt_layer_t *l, kt_
 
 int kt_changes_list(kt_ctx_t *ctx, int64_t after, int64_t upto, kt_change_cb cb, void *data)
 {
+	int flushed = kt__history_flush(ctx);
+	if (flushed)
+		return flushed;
 	sqlite3_stmt *rows = NULL, *next = NULL;
 	if (sqlite3_prepare_v2(ctx->db, rows_sql, -1, &rows, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(ctx->db, next_sql, -1, &next, NULL) != SQLITE_OK) {

@@ -7,7 +7,9 @@
  *   - every write bumps the version and appends a kt_history entry in the
  *     same savepoint, so the table and its history never disagree. The
  *     entry keeps the state the change replaced (none for an insert: the
- *     row itself is the newest state), which keeps inserts cheap;
+ *     row itself is the newest state), which keeps inserts cheap. In a
+ *     bulk transaction (bulk.c) there is no savepoint: the caller rolls the
+ *     whole transaction back instead, and a failed write stops its commit;
  *   - an update or delete names the version it saw: if the stored one
  *     differs, KT_ECONFLICT and nothing changes (optimistic locking).
  * Statements are prepared once per ctx and layer (kt__stmt).
@@ -18,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 /* Common columns, in the order of every SELECT, INSERT and UPDATE. */
 static const char common_cols[] =
@@ -334,6 +338,8 @@ static int prepare_geometry(kt_ctx_t *ctx, const kt_layer_t *l, kt_feature_t *f,
 			return rc;
 	}
 	f->epsg = ctx->store->epsg;
+	if (kt__conformed_is(ctx, f->wkb, f->wkb_len, (int)l->geom_type, l->has_z))
+		return 0; /* the caller just conformed it (an import reports what it repaired) */
 	unsigned char *wkb;
 	size_t len;
 	kt_geom_fix_t fix;
@@ -351,11 +357,18 @@ static int prepare_geometry(kt_ctx_t *ctx, const kt_layer_t *l, kt_feature_t *f,
  * fail with SQLITE_BUSY when another thread writes between read and write). */
 static int savepoint(kt_ctx_t *ctx)
 {
+	if (ctx->bulk.active) /* the caller rolls everything back (bulk.c) */
+		return 0;
 	return ctx->in_tx ? kt__savepoint(ctx, 0) : kt__exec(ctx, "BEGIN IMMEDIATE");
 }
 
 static int release(kt_ctx_t *ctx, int rc)
 {
+	if (ctx->bulk.active) {
+		if (rc) /* part of the write may have landed: commit is refused */
+			ctx->bulk.failed = 1;
+		return rc;
+	}
 	if (!ctx->in_tx) {
 		if (rc || kt__exec(ctx, "COMMIT")) {
 			sqlite3_exec(ctx->db, "ROLLBACK", NULL, NULL, NULL);
@@ -391,6 +404,38 @@ static int do_insert(kt_ctx_t *ctx, int li, const kt_layer_t *l, kt_feature_t *f
 	return rc;
 }
 
+/* UUID v7 (RFC 9562) as kt_uid_new makes it, with the random bits taken
+ * from a per-ctx pool: one getrandom call per 250 uids instead of one each. */
+int kt__uid_make(kt_ctx_t *ctx, char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	struct kt_uid_pool *p = &ctx->uids;
+	if (p->used + 16 > sizeof p->bytes) {
+		if (getrandom(p->bytes, sizeof p->bytes, 0) != (ssize_t)sizeof p->bytes)
+			return KT_EIO;
+		p->used = 0;
+	}
+	unsigned char b[16];
+	memcpy(b, p->bytes + p->used, sizeof b);
+	p->used += sizeof b;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	for (int i = 0; i < 6; i++)
+		b[i] = (unsigned char)(ms >> (40 - 8 * i));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x70); /* version 7 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
+	char *o = out;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[b[i] >> 4];
+		*o++ = hex[b[i] & 15];
+	}
+	*o = 0;
+	return 0;
+}
+
 int kt_feature_insert(kt_ctx_t *ctx, const char *layer, kt_feature_t *f, const kt_actor_t *actor)
 {
 	const kt_layer_t *l;
@@ -402,7 +447,7 @@ int kt_feature_insert(kt_ctx_t *ctx, const char *layer, kt_feature_t *f, const k
 		return rc;
 	if (!f->uid) {
 		char uid[37];
-		if ((rc = kt_uid_new(uid)) || (rc = kt_feature_set_string(&f->uid, uid)))
+		if ((rc = kt__uid_make(ctx, uid)) || (rc = kt_feature_set_string(&f->uid, uid)))
 			return kt_ctx_error(ctx, rc, "%s: cannot make a uid", __func__);
 	}
 	char now[32];
@@ -448,6 +493,8 @@ static int do_update(kt_ctx_t *ctx, int li, const kt_layer_t *l, kt_feature_t *f
 	int rc = kt__stmt(ctx, li, KT_STMT_UPDATE, &st);
 	if (rc)
 		return rc;
+	if (ctx->bulk.layer == li) /* its R*Tree trigger runs: no packing at commit */
+		ctx->bulk.touched = 1;
 	f->version = before->version + 1;
 	bind_feature(st, l, f);
 	sqlite3_bind_int64(st, N_COMMON + 2 + (int)l->n_attrs + (l->geom_type != KT_GEOM_NONE),
@@ -508,6 +555,8 @@ int kt_feature_delete(kt_ctx_t *ctx, const char *layer, const char *uid, int64_t
 		rc = kt_ctx_error(ctx, KT_ECONFLICT, "%s: %s/%s is at version %lld, not %lld", __func__, layer,
 		                  uid, (long long)before->version, (long long)expected_version);
 	sqlite3_stmt *st;
+	if (ctx->bulk.layer == li)
+		ctx->bulk.touched = 1;
 	if (!rc && !(rc = kt__stmt(ctx, li, KT_STMT_DELETE, &st))) {
 		sqlite3_bind_text(st, 1, uid, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, before->version);

@@ -23,13 +23,16 @@
  *    says how much to trust it.
  * Refusals return KT_EGEOM (KT_EINVAL for bytes that are not WKB) with the
  * reason on the ctx.
+ * The ctx remembers the last output and what it was conformed to, so that
+ * a write of those very bytes (an import conforms first, to report its
+ * repairs, then writes) does not conform them a second time.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <geos_c.h>
 
-#include "kt_engine.h"
+#include "kt_engine_int.h"
 #include "kt_wkb_int.h"
 
 enum family { FAM_NONE = -1, FAM_POINT = 0, FAM_LINE = 1, FAM_POLYGON = 2 };
@@ -265,6 +268,29 @@ static int write_wkb(kt_ctx_t *ctx, GEOSContextHandle_t h, const GEOSGeometry *g
 	return 0;
 }
 
+void kt__conformed_note(kt_ctx_t *ctx, const unsigned char *out, size_t len, int type, int z)
+{
+	if (len > ctx->conformed_cap) {
+		unsigned char *grown = kt_realloc(ctx->conformed, len);
+		if (!grown) { /* only an optimisation: forget rather than fail */
+			ctx->conformed_len = 0;
+			return;
+		}
+		ctx->conformed = grown;
+		ctx->conformed_cap = len;
+	}
+	memcpy(ctx->conformed, out, len);
+	ctx->conformed_len = len;
+	ctx->conformed_type = type;
+	ctx->conformed_z = z;
+}
+
+int kt__conformed_is(const kt_ctx_t *ctx, const unsigned char *wkb, size_t len, int type, int z)
+{
+	return len && len == ctx->conformed_len && type == ctx->conformed_type && !z == !ctx->conformed_z &&
+	       !memcmp(wkb, ctx->conformed, len);
+}
+
 int kt_geom_conform(kt_ctx_t *ctx, const unsigned char *wkb, size_t len, kt_geom_type_t want,
                     int want_z, unsigned char **out, size_t *out_len, kt_geom_fix_t *fix,
                     char *reason, size_t reason_size)
@@ -331,6 +357,7 @@ int kt_geom_conform(kt_ctx_t *ctx, const unsigned char *wkb, size_t len, kt_geom
 		done = KT_GEOM_PROMOTED;
 	if ((rc = write_wkb(ctx, h, g, want_z, out, out_len)))
 		goto out;
+	kt__conformed_note(ctx, *out, *out_len, (int)want, want_z);
 	if (fix)
 		*fix = done;
 out:

@@ -10,6 +10,11 @@
  * that order. Inserts, the bulk of imports, write no copy at all.
  * Any version can be brought back with kt_feature_restore, which itself
  * is a new version: history only grows.
+ * In a bulk transaction (bulk.c) the entries of inserts wait in the ctx
+ * and go in KT_HISTORY_BATCH at a time, one statement each (the
+ * per-statement work of SQLite, AUTOINCREMENT included, was a sixth of an
+ * import); anything else written, read or committed flushes them first,
+ * so ids keep the order of the changes.
  * kt_batches records each import: source, who, when and its report.
  */
 #include "kt_engine_int.h"
@@ -19,13 +24,113 @@
 
 int kt__feature_put(kt_ctx_t *ctx, const char *layer, kt_feature_t *f, const kt_actor_t *actor);
 
+/* ---- writing: one entry, or a batch of inserts ------------------------- */
+
+static int same_text(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static void bind_row(sqlite3_stmt *st, int p, const struct kt_history_row *r, const char *who,
+                     const char *reason)
+{
+	sqlite3_bind_text(st, p, r->layer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, p + 1, r->uid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, p + 2, r->version);
+	sqlite3_bind_text(st, p + 3, r->op, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, p + 4, who ? who : "unknown", -1, SQLITE_STATIC);
+	if (reason)
+		sqlite3_bind_text(st, p + 5, reason, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, p + 5);
+	sqlite3_bind_text(st, p + 6, r->at, -1, SQLITE_STATIC);
+}
+
+static int prepare_many(kt_ctx_t *ctx)
+{
+	if (ctx->hist.many)
+		return 0;
+	char sql[64 + KT_HISTORY_BATCH * 24] = "INSERT INTO kt_history (layer, uid, version, op, who, reason, at) VALUES ";
+	for (int i = 0; i < KT_HISTORY_BATCH; i++)
+		strcat(sql, i ? ", (?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, ?)");
+	if (sqlite3_prepare_v3(ctx->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ctx->hist.many, NULL) != SQLITE_OK)
+		return kt__sqlite_error(ctx, "kt__history_flush");
+	return 0;
+}
+
+/* Writes the waiting entries, in order: a full batch with one statement,
+ * a partial one row by row. */
+int kt__history_flush(kt_ctx_t *ctx)
+{
+	struct kt_history_batch *b = &ctx->hist;
+	if (b->n == 0)
+		return 0;
+	int rc = 0;
+	if (b->n == KT_HISTORY_BATCH && !(rc = prepare_many(ctx))) {
+		for (size_t i = 0; i < b->n; i++)
+			bind_row(b->many, 1 + 7 * (int)i, &b->rows[i], b->who, b->reason);
+		if (sqlite3_step(b->many) != SQLITE_DONE)
+			rc = kt__sqlite_error(ctx, __func__);
+		sqlite3_reset(b->many);
+	}
+	for (size_t i = 0; i < b->n && b->n < KT_HISTORY_BATCH && !rc; i++) {
+		sqlite3_stmt *st;
+		if ((rc = kt__stmt(ctx, kt__layer_index(ctx->store, b->rows[i].layer), KT_STMT_HISTORY, &st)))
+			break;
+		bind_row(st, 1, &b->rows[i], b->who, b->reason);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = kt__sqlite_error(ctx, __func__);
+		sqlite3_reset(st);
+	}
+	kt__history_discard(ctx);
+	if (rc && ctx->bulk.active) /* entries are lost: the transaction must not commit */
+		ctx->bulk.failed = 1;
+	return rc;
+}
+
+void kt__history_discard(kt_ctx_t *ctx)
+{
+	struct kt_history_batch *b = &ctx->hist;
+	kt_free(b->who);
+	kt_free(b->reason);
+	b->who = b->reason = NULL;
+	b->n = 0;
+}
+
+/* Buffers the entry of an insert (bulk transactions): one statement per
+ * KT_HISTORY_BATCH rows instead of one each. */
+static int batch_add(kt_ctx_t *ctx, const kt_layer_t *l, const char *uid, int64_t version, const char *op,
+                     const kt_actor_t *actor)
+{
+	struct kt_history_batch *b = &ctx->hist;
+	const char *who = actor ? actor->who : NULL, *reason = actor ? actor->reason : NULL;
+	int rc = 0;
+	if (b->n && (!same_text(who, b->who) || !same_text(reason, b->reason)) && (rc = kt__history_flush(ctx)))
+		return rc;
+	if (b->n == 0 && ((who && !(b->who = kt_strdup(who))) || (reason && !(b->reason = kt_strdup(reason))))) {
+		kt__history_discard(ctx);
+		return kt_ctx_error(ctx, KT_ENOMEM, "kt__history_add: out of memory");
+	}
+	struct kt_history_row *r = &b->rows[b->n++];
+	r->layer = l->name;
+	r->op = op;
+	r->version = version;
+	snprintf(r->uid, sizeof r->uid, "%s", uid);
+	kt__ctx_now(ctx, r->at);
+	return b->n == KT_HISTORY_BATCH ? kt__history_flush(ctx) : 0;
+}
+
 int kt__history_add(kt_ctx_t *ctx, const kt_layer_t *l, const kt_feature_t *before, const char *uid,
                     int64_t version, const char *op, const kt_actor_t *actor)
 {
+	if (ctx->bulk.active && !before && strlen(uid) < sizeof ctx->hist.rows[0].uid)
+		return batch_add(ctx, l, uid, version, op, actor);
+	int rc = kt__history_flush(ctx); /* entries stay in the order of the changes */
+	if (rc)
+		return rc;
 	int li = kt__layer_index(ctx->store, l->name);
 	sqlite3_stmt *st;
-	int rc = kt__stmt(ctx, li, KT_STMT_HISTORY, &st);
-	if (rc)
+	if ((rc = kt__stmt(ctx, li, KT_STMT_HISTORY, &st)))
 		return rc;
 	const kt_feature_t *f = before;
 	char *state = f ? kt__feature_to_json(l, f) : NULL;
@@ -176,7 +281,9 @@ int kt_history_list(kt_ctx_t *ctx, const char *layer, const char *uid, kt_histor
 		return kt_ctx_error(ctx, KT_ENOENT, "%s: no layer \"%s\" in this store", __func__, layer);
 	struct entry *v = NULL;
 	size_t n = 0;
-	int rc = entries_load(ctx, l, uid, &v, &n);
+	int rc = kt__history_flush(ctx);
+	if (!rc)
+		rc = entries_load(ctx, l, uid, &v, &n);
 	if (!rc && n == 0)
 		rc = kt_ctx_error(ctx, KT_ENOENT, "%s: no history for %s/%s", __func__, layer, uid);
 	for (size_t k = 0; !rc && k < n; k++) {

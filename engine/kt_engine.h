@@ -206,6 +206,17 @@ int kt_meta_set(kt_ctx_t *ctx, const char *key, const char *value);
 int kt_tx_begin(kt_ctx_t *ctx);
 int kt_tx_commit(kt_ctx_t *ctx);
 int kt_tx_rollback(kt_ctx_t *ctx);
+/* A transaction for loading many features into layer (an import), for a
+ * caller that rolls it all back when a write fails. As kt_tx_begin, and:
+ *  - writes take no savepoint of their own, so a write that fails may
+ *    leave part of itself: the transaction is then marked failed,
+ *    kt_tx_commit refuses it (KT_EINVAL) and only kt_tx_rollback remains;
+ *  - when layer holds no feature yet, the check of its geometries and its
+ *    spatial index are done once by kt_tx_commit instead of row by row: a
+ *    bbox query on layer inside this transaction does not see the
+ *    features written in it.
+ * layer may be NULL (only the first point applies). */
+int kt_tx_begin_bulk(kt_ctx_t *ctx, const char *layer);
 
 /* ---- features -------------------------------------------------------- */
 

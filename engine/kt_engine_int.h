@@ -35,6 +35,44 @@ enum kt_stmt_kind {
 	KT_STMT_COUNT_
 };
 
+/* A bulk transaction (kt_tx_begin_bulk, bulk.c). While active, writes
+ * run without their own savepoint: a failed write sets failed, and
+ * kt_tx_commit then refuses. When the layer held no feature at begin, its
+ * geometry insert triggers (R*Tree entry, SpatiaLite type check) are
+ * dropped for the transaction and their work is done once, in bulk, by
+ * kt__bulk_finish before COMMIT; triggers[] keeps their SQL to re-create
+ * them. */
+struct kt_bulk {
+	int active;
+	int failed;
+	int layer;          /* index of the deferred layer, -1 when none */
+	int touched;        /* its R*Tree was written row by row (update, delete) */
+	char *triggers[2];  /* CREATE TRIGGER text of the dropped triggers */
+};
+
+/* History entries of inserts, written KT_HISTORY_BATCH at a time by one
+ * statement during a bulk transaction (history.c). */
+#define KT_HISTORY_BATCH 32
+struct kt_history_row {
+	const char *layer;  /* the catalogue's name: lives as long as the store */
+	const char *op;     /* a string literal */
+	char uid[40];
+	int64_t version;
+	char at[32];
+};
+struct kt_history_batch {
+	size_t n;
+	char *who, *reason; /* the actor of every buffered row */
+	struct kt_history_row rows[KT_HISTORY_BATCH];
+	sqlite3_stmt *many; /* INSERT of KT_HISTORY_BATCH rows */
+};
+
+/* Random bytes for uids, drawn from the kernel a block at a time. */
+struct kt_uid_pool {
+	unsigned char bytes[4096];
+	size_t used;        /* == sizeof bytes: empty */
+};
+
 struct kt_ctx {
 	kt_store_t *store;
 	sqlite3 *db;
@@ -47,6 +85,16 @@ struct kt_ctx {
 	sqlite3_stmt *changes_last; /* kt_changes_last */
 	sqlite3_stmt *sp_stmts[3]; /* SAVEPOINT, RELEASE, ROLLBACK TO: kt__savepoint */
 	char fixed_time[32]; /* empty: use the clock */
+	long long now_second; /* kt__ctx_now: now_text is the clock's text of this second */
+	char now_text[32];
+	struct kt_bulk bulk;
+	struct kt_history_batch hist;
+	struct kt_uid_pool uids;
+	/* The last output of kt_geom_conform and what it was conformed to: a
+	 * write whose geometry is these very bytes skips conforming again. */
+	unsigned char *conformed;
+	size_t conformed_len, conformed_cap;
+	int conformed_type, conformed_z;
 	char errmsg[1024];
 };
 
@@ -71,8 +119,14 @@ char *kt__select_columns(const kt_layer_t *layer);
 char *kt__feature_to_json(const kt_layer_t *layer, const kt_feature_t *f);
 int kt__feature_from_json(const kt_layer_t *layer, const char *json, const void *wkb, size_t wkb_len,
                           int epsg, kt_feature_t **out);
+/* Appends a history entry (op a string literal). In a bulk transaction
+ * an insert's entry may wait in ctx->hist: kt__history_flush writes what
+ * waits, and runs before anything reads kt_history or commits. */
 int kt__history_add(kt_ctx_t *ctx, const kt_layer_t *layer, const kt_feature_t *before, const char *uid,
                     int64_t version, const char *op, const kt_actor_t *actor);
+int kt__history_flush(kt_ctx_t *ctx);
+/* Forgets the waiting entries (rollback) and frees the batch. */
+void kt__history_discard(kt_ctx_t *ctx);
 /* Reprojects f's geometry in place to out_epsg (0: leave it). */
 int kt__feature_reproject(kt_ctx_t *ctx, kt_feature_t *f, int out_epsg);
 /* The time to stamp changes with (fixed time or the clock). */
@@ -82,5 +136,22 @@ void kt__ctx_now(kt_ctx_t *ctx, char out[32]);
 int kt__savepoint(kt_ctx_t *ctx, int i);
 /* Cached statement for a layer; prepared on first use. */
 int kt__stmt(kt_ctx_t *ctx, int layer_index, enum kt_stmt_kind kind, sqlite3_stmt **out);
+
+/* Bulk transactions (bulk.c). _begin runs right after BEGIN; _finish
+ * right before COMMIT (it does the deferred work); _end after COMMIT or
+ * ROLLBACK, whatever happened. */
+int kt__bulk_begin(kt_ctx_t *ctx, const char *layer);
+int kt__bulk_finish(kt_ctx_t *ctx);
+void kt__bulk_end(kt_ctx_t *ctx);
+/* Enters every geometry of layer l in its R*Tree (rtree_load.c): packed
+ * in one pass when the index is the module's empty one and untouched in
+ * this transaction, else through the module, row by row. */
+int kt__rtree_fill(kt_ctx_t *ctx, const kt_layer_t *l, int untouched);
+/* Records that out (len bytes) is kt_geom_conform's output for (type, z). */
+void kt__conformed_note(kt_ctx_t *ctx, const unsigned char *out, size_t len, int type, int z);
+/* 1 when wkb is exactly the last conformed output for (type, z). */
+int kt__conformed_is(const kt_ctx_t *ctx, const unsigned char *wkb, size_t len, int type, int z);
+/* A new UUID v7 text from the ctx's random pool. */
+int kt__uid_make(kt_ctx_t *ctx, char out[37]);
 
 #endif

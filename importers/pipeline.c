@@ -11,7 +11,10 @@
  * so that the report lists them all. At the end the transaction commits
  * only if nothing was rejected (or --skip-rejected) and it is not a dry
  * run; otherwise it rolls back and the store is as it was. A GDAL read
- * error, a failed write or an interruption never commit anything.
+ * error, a failed write or an interruption never commit anything. The
+ * transaction is a bulk one (kt_tx_begin_bulk): writes skip their own
+ * savepoints (any failure rolls it all back anyway) and, into an empty
+ * layer, the spatial index is built once at the commit.
  *
  * Per feature, the only allocations are the engine's feature and what
  * GDAL returns; the WKB buffer and the CRS transformation are reused.
@@ -552,9 +555,9 @@ static int conclude(struct run *r, int rc)
 		rc = json ? kt_batch_finish(r->ctx, r->batch_id, json) : KT_ENOMEM;
 		kt_free(json);
 	}
-	if (!rc && !r->o->dry_run) {
-		rc = kt_tx_commit(r->ctx);
-	} else {
+	if (!rc && !r->o->dry_run)
+		rc = kt_tx_commit(r->ctx); /* when it fails, the transaction is still open */
+	if (rc || r->o->dry_run) {
 		char keep[1024];
 		snprintf(keep, sizeof keep, "%s", kt_errmsg(r->ctx));
 		kt_tx_rollback(r->ctx);
@@ -594,7 +597,7 @@ int kt_import_run(kt_ctx_t *ctx, const kt_import_opts_t *opts, kt_import_report_
 	if (!r.rep)
 		return kt_ctx_error(ctx, KT_ENOMEM, "out of memory");
 	int rc = prepare(&r);
-	if (!rc && (rc = kt_tx_begin(ctx)) == 0) {
+	if (!rc && (rc = kt_tx_begin_bulk(ctx, opts->layer)) == 0) {
 		rc = kt_batch_begin(ctx, opts->layer, opts->source, r.actor.who, &r.batch_id);
 		r.rep->batch_id = r.batch_id;
 		if (!rc)

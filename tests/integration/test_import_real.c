@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
+#include <sqlite3.h>
 
 #include "kt_engine.h"
 #include "kt_test.h"
@@ -297,6 +298,42 @@ static uint64_t digest(const char *db)
 	return d;
 }
 
+static int64_t ctx_int(kt_ctx_t *ctx, const char *sql)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(kt_ctx_sqlite(ctx), sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(kt_ctx_sqlite(ctx)));
+	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The layer's R*Tree (packed at commit by the import, or entered row by
+ * row) is sound by the module's own check and holds every geometry's box,
+ * exactly as the module would enter it. */
+static void assert_spatial_index(const char *db, const char *layer, int64_t n)
+{
+	kt_store_t *store = NULL;
+	kt_ctx_t *ctx = NULL;
+	kt_err_t err;
+	assert_int_equal(kt_store_open(db, &store, &err), 0);
+	assert_int_equal(kt_ctx_open(store, &ctx, &err), 0);
+	char sql[1024];
+	snprintf(sql, sizeof sql, "SELECT rtreecheck('idx_%s_geom') = 'ok'", layer);
+	assert_int_equal(ctx_int(ctx, sql), 1);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM idx_%s_geom", layer);
+	assert_int_equal(ctx_int(ctx, sql), n);
+	snprintf(sql, sizeof sql, "CREATE VIRTUAL TABLE temp.ref USING rtree(pkid, xmin, xmax, ymin, ymax);"
+	         "INSERT INTO temp.ref SELECT fid, MbrMinX(geom), MbrMaxX(geom), MbrMinY(geom), MbrMaxY(geom)"
+	         " FROM %s WHERE geom IS NOT NULL", layer);
+	assert_int_equal(sqlite3_exec(kt_ctx_sqlite(ctx), sql, NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT * FROM temp.ref EXCEPT SELECT * FROM idx_%s_geom)",
+	         layer);
+	assert_int_equal(ctx_int(ctx, sql), 0);
+	kt_ctx_close(ctx);
+	kt_store_close(store);
+}
+
 /* ---- real files ----------------------------------------------------------- */
 
 #define LAMPS "fr/montpellier/ecl/VilleMTP_MTP_EclairagePublic.shp"
@@ -319,6 +356,7 @@ static void test_import_montpellier_lighting(void **state)
 	assert_true(json_real_value(json_object_get(json_object_get(rep, "transformation"), "accuracy_m")) == 0.0);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "crs"), "store_epsg")), 3948);
 	assert_non_null(strstr(out, "inserted 29969"));
+	assert_spatial_index(db, "eclairage_support", n);
 
 	char *gpkg = kt_test_path("lamps-2154.gpkg");
 	assert_int_equal(export_layer(db, "eclairage_support", "gpkg", 2154, gpkg), 0);
@@ -436,6 +474,7 @@ static void test_import_montpellier_buildings(void **state)
 	assert_int_equal(count_of(rep, "updated"), 0);
 	assert_int_equal(count_of(rep, "unchanged"), n);
 	json_decref(rep);
+	assert_spatial_index(db, "batiment", n);
 	drop(back);
 	free(map);
 	drop(db);
@@ -793,11 +832,11 @@ static void test_import_killed_midway(void **state)
 	json_decref(rep);
 	uint64_t before = digest(db);
 
-	/* a large source: the Montpellier lamps four times over */
+	/* a large source: the Montpellier lamps eight times over */
 	char *big = kt_test_path("big.gpkg");
-	assert_int_equal(kt_test_run(NULL, "for i in 1 2 3 4; do ogr2ogr -f GPKG -append -nln lamps '%s' '%s' || exit 1; done",
+	assert_int_equal(kt_test_run(NULL, "for i in 1 2 3 4 5 6 7 8; do ogr2ogr -f GPKG -append -nln lamps '%s' '%s' || exit 1; done",
 	                             big, data(LAMPS)), 0);
-	assert_int_equal(gdal_count(big, NULL, NULL), 4 * 29969);
+	assert_int_equal(gdal_count(big, NULL, NULL), 8 * 29969);
 
 	char wal[4200];
 	snprintf(wal, sizeof wal, "%s-wal", db);
@@ -809,11 +848,11 @@ static void test_import_killed_midway(void **state)
 		      (char *)NULL);
 		_exit(127);
 	}
-	/* wait until the import has worked a while (2 s of CPU: opening takes
-	 * a tenth of that, the 120,000 features several seconds), then kill it */
+	/* wait until the import has worked a while (1.5 s of CPU: opening takes
+	 * a tenth of that, the 240,000 features about 4 s), then kill it */
 	int status, running = 1;
 	double cpu = 0;
-	for (int i = 0; i < 24000 && cpu < 2.0; i++) {
+	for (int i = 0; i < 24000 && cpu < 1.5; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			running = 0;
 			break;
@@ -828,7 +867,7 @@ static void test_import_killed_midway(void **state)
 	waitpid(pid, &status, 0);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	fprintf(stderr, "  killed after %.2f s of CPU, WAL of %ld bytes\n", cpu, wal_at_kill);
-	assert_true(cpu >= 2.0);
+	assert_true(cpu >= 1.5);
 
 	/* the store opens and holds exactly what it held */
 	assert_true(digest(db) == before);

@@ -2,7 +2,8 @@
  * test_store.c — the SpatiaLite store through the engine's public API:
  * creation and migration (additions only, refusals leave the store as it
  * was), features read/insert/update/delete with optimistic versions, the
- * history and restore, bbox queries in other CRS, and one ctx per thread.
+ * history and restore, bbox queries in other CRS, one ctx per thread, and
+ * bulk transactions (spatial index packed at commit, failed writes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +391,352 @@ static void test_store_changes_feed(void **state)
 	kt_feature_free(f);
 }
 
+/* ---- bulk transactions ----------------------------------------------------- */
+
+/* One integer or text answer of the ctx's own connection. */
+static int64_t sql_int(kt_ctx_t *ctx, const char *sql)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(kt_ctx_sqlite(ctx), sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(kt_ctx_sqlite(ctx)));
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static char *sql_text(kt_ctx_t *ctx, const char *sql)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(kt_ctx_sqlite(ctx), sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(kt_ctx_sqlite(ctx)));
+	char *v = NULL;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return v;
+}
+
+static const char lamp_triggers_sql[] =
+	"SELECT group_concat(name || ':' || sql, '|') FROM (SELECT name, sql FROM sqlite_master "
+	"WHERE type = 'trigger' AND tbl_name = 'lamp' ORDER BY name)";
+
+/* The R*Tree of lamp is sound (the module's own check) and holds, box for
+ * box, what the module itself enters for every stored geometry. */
+static void assert_lamp_index_exact(kt_ctx_t *ctx, int64_t n)
+{
+	char *check = sql_text(ctx, "SELECT rtreecheck('idx_lamp_geom')");
+	assert_non_null(check);
+	assert_string_equal(check, "ok");
+	free(check);
+	assert_int_equal(sql_int(ctx, "SELECT count(*) FROM idx_lamp_geom"), n);
+	assert_int_equal(sqlite3_exec(kt_ctx_sqlite(ctx),
+	                              "CREATE VIRTUAL TABLE temp.ref USING rtree(pkid, xmin, xmax, ymin, ymax);"
+	                              "INSERT INTO temp.ref SELECT fid, MbrMinX(geom), MbrMaxX(geom), MbrMinY(geom),"
+	                              " MbrMaxY(geom) FROM lamp",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sql_int(ctx, "SELECT count(*) FROM (SELECT * FROM temp.ref EXCEPT "
+	                              "SELECT * FROM idx_lamp_geom)"), 0);
+	assert_int_equal(sql_int(ctx, "SELECT count(*) FROM (SELECT * FROM idx_lamp_geom EXCEPT "
+	                              "SELECT * FROM temp.ref)"), 0);
+	assert_int_equal(sqlite3_exec(kt_ctx_sqlite(ctx), "DROP TABLE temp.ref", NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* Scattered lamps: x, y of lamp i (deterministic). */
+static void scatter(int i, double *x, double *y)
+{
+	uint32_t h = (uint32_t)i * 2654435761u;
+	*x = 1500000 + (double)(h % 20000) + 0.123456789 * (i % 7);
+	*y = 7300000 + (double)((h >> 12) % 15000) - 0.987654321 * (i % 5);
+}
+
+#define N_BULK 3000 /* 59 leaves of 51 cells: a root over inner nodes */
+
+static void test_store_bulk_packs_spatial_index(void **state)
+{
+	struct fixture *fx = *state;
+	kt_actor_t who = {.who = "t"};
+	char *triggers = sql_text(fx->ctx, lamp_triggers_sql);
+	assert_non_null(strstr(triggers, "gii_lamp_geom"));
+	assert_int_equal(kt_tx_begin_bulk(fx->ctx, "lamp"), 0);
+	for (int i = 0; i < N_BULK; i++) {
+		double x, y;
+		scatter(i, &x, &y);
+		kt_feature_t *f = lamp(fx->ctx, "B", x, y);
+		assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &who), 0);
+		kt_feature_free(f);
+	}
+	assert_int_equal(kt_tx_commit(fx->ctx), 0);
+	/* the triggers are back, word for word, and the tree is deep */
+	char *after = sql_text(fx->ctx, lamp_triggers_sql);
+	assert_string_equal(after, triggers);
+	free(after);
+	assert_true(sql_int(fx->ctx, "SELECT rtreedepth(data) FROM idx_lamp_geom_node WHERE nodeno = 1") >= 2);
+	assert_lamp_index_exact(fx->ctx, N_BULK);
+	/* bbox queries find exactly the lamps inside */
+	double boxes[3][4] = {{1500000, 7300000, 1505000, 7310000},
+	                      {1512345.5, 7301234.25, 1519999, 7314999},
+	                      {1500000, 7300000, 1520000, 7315000}};
+	for (int b = 0; b < 3; b++) {
+		int want = 0, n = 0;
+		for (int i = 0; i < N_BULK; i++) {
+			double x, y;
+			scatter(i, &x, &y);
+			want += x >= boxes[b][0] && x <= boxes[b][2] && y >= boxes[b][1] && y <= boxes[b][3];
+		}
+		kt_query_t q = {.layer = "lamp", .has_bbox = 1,
+		                .bbox = {boxes[b][0], boxes[b][1], boxes[b][2], boxes[b][3]}};
+		assert_int_equal(kt_features_query(fx->ctx, &q, count_cb, &n), 0);
+		assert_int_equal(n, want);
+	}
+	/* a later plain insert goes through the re-created trigger */
+	kt_feature_t *f = lamp(fx->ctx, "After", 1400000, 7200000);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &who), 0);
+	kt_feature_free(f);
+	assert_lamp_index_exact(fx->ctx, N_BULK + 1);
+	free(triggers);
+}
+
+static void test_store_bulk_update_and_delete_in_the_same_tx(void **state)
+{
+	struct fixture *fx = *state;
+	kt_actor_t who = {.who = "t"};
+	char *uids[200];
+	assert_int_equal(kt_tx_begin_bulk(fx->ctx, "lamp"), 0);
+	for (int i = 0; i < 200; i++) {
+		double x, y;
+		scatter(i, &x, &y);
+		kt_feature_t *f = lamp(fx->ctx, "U", x, y);
+		assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &who), 0);
+		uids[i] = strdup(f->uid);
+		kt_feature_free(f);
+	}
+	kt_feature_t *g = NULL;
+	assert_int_equal(kt_feature_get(fx->ctx, "lamp", uids[7], 0, &g), 0);
+	unsigned char wkb[21];
+	point_wkb(wkb, 1390000, 7190000);
+	kt_feature_set_wkb(g, wkb, sizeof wkb, 3948);
+	assert_int_equal(kt_feature_update(fx->ctx, "lamp", g, &who), 0);
+	assert_int_equal(kt_feature_delete(fx->ctx, "lamp", uids[8], 1, &who), 0);
+	assert_int_equal(kt_tx_commit(fx->ctx), 0);
+	assert_lamp_index_exact(fx->ctx, 199);
+	int n = 0;
+	kt_query_t q = {.layer = "lamp", .has_bbox = 1, .bbox = {1389999, 7189999, 1390001, 7190001}};
+	assert_int_equal(kt_features_query(fx->ctx, &q, count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	kt_feature_free(g);
+	for (int i = 0; i < 200; i++)
+		free(uids[i]);
+}
+
+static void test_store_bulk_into_a_layer_with_features(void **state)
+{
+	struct fixture *fx = *state;
+	kt_actor_t who = {.who = "t"};
+	kt_feature_t *f = lamp(fx->ctx, "First", 1400000, 7200000);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &who), 0);
+	kt_feature_free(f);
+	assert_int_equal(kt_tx_begin_bulk(fx->ctx, "lamp"), 0);
+	/* nothing is deferred: the index follows row by row */
+	assert_int_equal(sql_int(fx->ctx, "SELECT count(*) FROM sqlite_master WHERE name = 'gii_lamp_geom'"), 1);
+	for (int i = 0; i < 100; i++) {
+		double x, y;
+		scatter(i, &x, &y);
+		f = lamp(fx->ctx, "N", x, y);
+		assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &who), 0);
+		kt_feature_free(f);
+	}
+	assert_int_equal(sql_int(fx->ctx, "SELECT count(*) FROM idx_lamp_geom"), 101);
+	assert_int_equal(kt_tx_commit(fx->ctx), 0);
+	assert_lamp_index_exact(fx->ctx, 101);
+}
+
+static void test_store_bulk_failed_write_refuses_commit(void **state)
+{
+	struct fixture *fx = *state;
+	kt_actor_t who = {.who = "t"};
+	uint64_t before, after;
+	char *triggers = sql_text(fx->ctx, lamp_triggers_sql);
+	assert_int_equal(kt_test_store_digest(fx->db, &before), 0);
+	assert_int_equal(kt_tx_begin_bulk(fx->ctx, "lamp"), 0);
+	/* deferred: the insert triggers are gone inside the transaction */
+	assert_int_equal(sql_int(fx->ctx, "SELECT count(*) FROM sqlite_master WHERE name = 'gii_lamp_geom'"), 0);
+	kt_feature_t *f = lamp(fx->ctx, "F-1", 1400000, 7200000);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &who), 0);
+	/* a rejected feature is no failed write: nothing was written */
+	kt_feature_t *bad = lamp(fx->ctx, "F-2", 1400000, 7200000);
+	kt_feature_set_null(bad, 0);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", bad, &who), KT_EINVAL);
+	/* a write that fails in the database is */
+	kt_feature_t *g = lamp(fx->ctx, "F-3", 1400001, 7200001);
+	kt_feature_set_string(&g->uid, f->uid);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", g, &who), KT_EEXIST);
+	assert_int_equal(kt_tx_commit(fx->ctx), KT_EINVAL);
+	assert_non_null(strstr(kt_errmsg(fx->ctx), "rolled back"));
+	assert_int_equal(kt_tx_rollback(fx->ctx), 0);
+	assert_int_equal(kt_test_store_digest(fx->db, &after), 0);
+	assert_true(before == after);
+	char *now = sql_text(fx->ctx, lamp_triggers_sql);
+	assert_string_equal(now, triggers);
+	/* and the next transaction is an ordinary one again: a failed write is
+	 * undone by its own savepoint and the rest commits */
+	assert_int_equal(kt_tx_begin(fx->ctx), 0);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &who), 0);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", g, &who), KT_EEXIST);
+	assert_int_equal(kt_tx_commit(fx->ctx), 0);
+	int64_t n = 0;
+	assert_int_equal(kt_features_count(fx->ctx, "lamp", &n), 0);
+	assert_int_equal(n, 1);
+	assert_lamp_index_exact(fx->ctx, 1);
+	free(now);
+	free(triggers);
+	kt_feature_free(f);
+	kt_feature_free(g);
+	kt_feature_free(bad);
+}
+
+static int history_cb(const kt_history_entry_t *e, void *data)
+{
+	char *ops = data;
+	strcat(ops, e->op);
+	strcat(ops, ",");
+	return 0;
+}
+
+/* The history entries of a bulk transaction: all of them, in the order of
+ * the changes, with their own actor, visible to the ctx's own reads before
+ * the commit, and gone with a rollback. */
+static void test_store_bulk_history_in_order(void **state)
+{
+	struct fixture *fx = *state;
+	kt_actor_t alice = {.who = "alice", .reason = "survey"}, bob = {.who = "bob"};
+	int64_t start, last;
+	assert_int_equal(kt_changes_last(fx->ctx, &start), 0);
+	assert_int_equal(kt_tx_begin_bulk(fx->ctx, "lamp"), 0);
+	char *uids[75];
+	for (int i = 0; i < 75; i++) { /* two full batches and a part, two actors */
+		double x, y;
+		scatter(i, &x, &y);
+		kt_feature_t *f = lamp(fx->ctx, "H", x, y);
+		assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, i < 40 ? &alice : &bob), 0);
+		uids[i] = strdup(f->uid);
+		kt_feature_free(f);
+	}
+	assert_int_equal(kt_changes_last(fx->ctx, &last), 0);
+	assert_int_equal(last - start, 75);
+	kt_feature_t *g = NULL;
+	assert_int_equal(kt_feature_get(fx->ctx, "lamp", uids[74], 0, &g), 0);
+	kt_feature_set_real(g, 1, 150);
+	assert_int_equal(kt_feature_update(fx->ctx, "lamp", g, &alice), 0);
+	for (int i = 75; i < 80; i++) { /* waiting again at the commit */
+		kt_feature_t *f = lamp(fx->ctx, "H", 1400000 + i, 7200000);
+		assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &bob), 0);
+		kt_feature_free(f);
+	}
+	assert_int_equal(kt_tx_commit(fx->ctx), 0);
+	assert_int_equal(kt_changes_last(fx->ctx, &last), 0);
+	assert_int_equal(last - start, 81);
+	char ops[256] = "";
+	assert_int_equal(kt_history_list(fx->ctx, "lamp", uids[74], history_cb, ops), 0);
+	assert_string_equal(ops, "insert,update,");
+	char sql[512];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM kt_history WHERE id > %lld AND op = 'insert' AND "
+	         "((who = 'alice' AND reason = 'survey') OR (who = 'bob' AND reason IS NULL))", (long long)start);
+	assert_int_equal(sql_int(fx->ctx, sql), 80);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM kt_history h JOIN lamp l ON l.uid = h.uid AND h.op = "
+	         "'insert' WHERE (h.who = 'alice') <> (l.fid <= (SELECT min(fid) FROM lamp) + 39)");
+	assert_int_equal(sql_int(fx->ctx, sql), 0);
+	/* ids in the order of the changes: every insert before the update */
+	assert_int_equal(sql_int(fx->ctx, "SELECT count(*) FROM kt_history a, kt_history b WHERE a.op = 'insert' "
+	                                  "AND b.op = 'update' AND a.id > b.id AND a.uid = b.uid"), 0);
+	/* a rollback takes the waiting entries with it */
+	assert_int_equal(kt_tx_begin_bulk(fx->ctx, "lamp"), 0);
+	kt_feature_t *f = lamp(fx->ctx, "R", 1400000, 7200000);
+	assert_int_equal(kt_feature_insert(fx->ctx, "lamp", f, &bob), 0);
+	assert_int_equal(kt_tx_rollback(fx->ctx), 0);
+	assert_int_equal(kt_changes_last(fx->ctx, &last), 0);
+	assert_int_equal(last - start, 81);
+	kt_feature_free(f);
+	kt_feature_free(g);
+	for (int i = 0; i < 75; i++)
+		free(uids[i]);
+}
+
+/* The DT-DICT class column takes A, B, C or nothing, whoever writes. */
+static void test_store_class_checked(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3 *db = kt_ctx_sqlite(fx->ctx);
+	const char *ins = "INSERT INTO zone (uid, version, created_at, updated_at, dtdict_class) "
+	                  "VALUES ('%s', 1, 'x', 'x', %s)";
+	const char *ok[] = {"'A'", "'B'", "'C'", "NULL"}, *bad[] = {"'D'", "'a'", "''", "'AB'"};
+	char sql[256], uid[8];
+	for (int i = 0; i < 4; i++) {
+		snprintf(uid, sizeof uid, "u%d", i);
+		snprintf(sql, sizeof sql, ins, uid, ok[i]);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		snprintf(sql, sizeof sql, ins, "bad", bad[i]);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	}
+	assert_int_equal(sql_int(fx->ctx, "SELECT count(*) FROM zone"), 4);
+}
+
+/* A geometry conformed just before it is written is not conformed again,
+ * and that shortcut never lets through what conforming would refuse or
+ * change: bytes conformed for one layer type are checked again for
+ * another, and a write of the raw bytes stores what the shortcut stores. */
+static void test_store_conformed_once_same_result(void **state)
+{
+	struct fixture *fx = *state;
+	kt_actor_t who = {.who = "t"};
+	/* a bow-tie: invalid, repaired into a two-part multipolygon */
+	static const double ring[5][2] = {{1400000, 7200000}, {1400010, 7200010}, {1400010, 7200000},
+	                                  {1400000, 7200010}, {1400000, 7200000}};
+	unsigned char bow[9 + 4 + 5 * 16];
+	uint32_t v = 3, one = 1, five = 5;
+	bow[0] = 1;
+	memcpy(bow + 1, &v, 4);
+	memcpy(bow + 5, &one, 4);
+	memcpy(bow + 9, &five, 4);
+	memcpy(bow + 13, ring, sizeof ring);
+	unsigned char *out = NULL;
+	size_t out_len = 0;
+	kt_geom_fix_t fix;
+	assert_int_equal(kt_geom_conform(fx->ctx, bow, sizeof bow, KT_GEOM_MULTIPOLYGON, 0, &out, &out_len, &fix,
+	                                 NULL, 0), 0);
+	assert_int_equal(fix, KT_GEOM_REPAIRED);
+	/* the conformed bytes, written right away */
+	kt_feature_t *a = kt_feature_new(kt_store_layer(fx->store, "zone"));
+	kt_feature_set_wkb(a, out, out_len, 3948);
+	assert_int_equal(kt_feature_insert(fx->ctx, "zone", a, &who), 0);
+	/* the raw bytes: conformed by the write itself, to the same result */
+	kt_feature_t *b = kt_feature_new(kt_store_layer(fx->store, "zone"));
+	kt_feature_set_wkb(b, bow, sizeof bow, 3948);
+	assert_int_equal(kt_feature_insert(fx->ctx, "zone", b, &who), 0);
+	kt_feature_t *ga = NULL, *gb = NULL;
+	assert_int_equal(kt_feature_get(fx->ctx, "zone", a->uid, 0, &ga), 0);
+	assert_int_equal(kt_feature_get(fx->ctx, "zone", b->uid, 0, &gb), 0);
+	assert_int_equal(ga->wkb_len, out_len);
+	assert_memory_equal(ga->wkb, out, out_len);
+	assert_int_equal(gb->wkb_len, out_len);
+	assert_memory_equal(gb->wkb, out, out_len);
+	kt_free(out);
+	/* a point conformed for a POINT layer, then written to the zones */
+	unsigned char pt[21];
+	point_wkb(pt, 1400000, 7200000);
+	assert_int_equal(kt_geom_conform(fx->ctx, pt, sizeof pt, KT_GEOM_POINT, 0, &out, &out_len, NULL, NULL, 0), 0);
+	kt_feature_t *c = kt_feature_new(kt_store_layer(fx->store, "zone"));
+	kt_feature_set_wkb(c, out, out_len, 3948);
+	assert_int_equal(kt_feature_insert(fx->ctx, "zone", c, &who), KT_EGEOM);
+	kt_free(out);
+	kt_feature_free(a);
+	kt_feature_free(b);
+	kt_feature_free(c);
+	kt_feature_free(ga);
+	kt_feature_free(gb);
+}
+
 struct worker {
 	kt_store_t *store;
 	int id;
@@ -454,6 +802,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_migration_adds_and_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_threads_each_with_ctx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_changes_feed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_bulk_packs_spatial_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_bulk_update_and_delete_in_the_same_tx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_bulk_into_a_layer_with_features, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_bulk_failed_write_refuses_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_bulk_history_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_class_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_conformed_once_same_result, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
