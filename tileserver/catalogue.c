@@ -57,9 +57,11 @@ static const char *network_name(kt_network_kind_t k)
 
 json_t *kt_catalogue_layer_json(kt_ctx_t *ctx, const kt_layer_t *l)
 {
+	/* published features only: a proposed contribution is not counted */
 	json_t *count = json_null();
 	int64_t n = 0;
-	if (ctx && kt_features_count(ctx, l->name, &n) == 0)
+	kt_select_t s = {.q = {.layer = l->name}, .where = kt_layer_publish_sql(l)};
+	if (ctx && kt_features_select_count(ctx, &s, &n) == 0)
 		count = json_integer((json_int_t)n);
 	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:{s:i, s:i}, s:o, s:o, s:o, s:o}",
 	                 "name", l->name, "title", str_or_null(l->title), "abstract",

@@ -189,7 +189,9 @@ if [ "$imported" = 1 ]; then
 	get "/api/features/collab_toilettes/$t2" t2
 	check "a proposed contribution is a 404 problem" is_problem t2 404
 	get "/api/layers/collab_toilettes" t_layer
-	check "the catalogue counts the contributions" jqc '.count>=2' "$out/t_layer"
+	published=$(sqlite3 "$db" "SELECT count(*) FROM collab_toilettes WHERE etat='published'")
+	check "the catalogue counts the published contributions only ($published)" \
+		jqc --argjson n "$published" '.count==$n' "$out/t_layer"
 	echo "$secret" >>"$work/known_secrets"
 fi
 get /api/features/batiment/no-such-uid nouid
