@@ -54,8 +54,7 @@ fi
 # Two contributions with a known private value: one published, one only
 # proposed (which must not be served at all).
 secret="Contributrice Secrète Kerlann"
-if "$KARTENN" import --help >/dev/null 2>&1; then
-	cat >"$work/toilettes.geojson" <<EOF
+cat >"$work/toilettes.geojson" <<EOF
 {"type":"FeatureCollection","features":[
  {"type":"Feature","properties":{"id":"t1","nom":"Toilettes du Rohu","etat":"published",
   "contributeur":"$secret","acces_pmr":true},
@@ -64,14 +63,9 @@ if "$KARTENN" import --help >/dev/null 2>&1; then
   "contributeur":"$secret"},
   "geometry":{"type":"Point","coordinates":[-3.35,47.77]}}]}
 EOF
-	"$KARTENN" import --db "$db" --layer collab_toilettes --id-field id --quiet \
-		"$work/toilettes.geojson" >"$work/import.log" 2>&1 \
-		|| die "kartenn import failed: $(tail -3 "$work/import.log")"
-	imported=1
-else
-	imported=0
-	echo "no import command yet: the contribution checks are skipped"
-fi
+"$KARTENN" import --db "$db" --layer collab_toilettes --id-field id --quiet \
+	"$work/toilettes.geojson" >"$work/import.log" 2>&1 \
+	|| die "kartenn import failed: $(tail -3 "$work/import.log")"
 
 # --- start -------------------------------------------------------------
 cors="https://carte.lanester.example"
@@ -175,25 +169,26 @@ while read -r layer; do
 	done
 done <"$work/public_layers"
 echo "features fetched: $features"
-if [ "$imported" = 1 ]; then
-	t1=$(sqlite3 "$db" "SELECT uid FROM collab_toilettes WHERE source_id='t1'")
-	t2=$(sqlite3 "$db" "SELECT uid FROM collab_toilettes WHERE source_id='t2'")
-	get "/api/features/collab_toilettes/$t1" t1
-	check "published contribution 200" test "$status" = 200
-	check "published contribution: public values, WGS84 coordinates as imported" jqc \
-		'.properties.nom=="Toilettes du Rohu" and .properties.acces_pmr==true
-		 and (.geometry.coordinates[0] + 3.3412345 | fabs) < 1e-7
-		 and (.geometry.coordinates[1] - 47.7612345 | fabs) < 1e-7' "$out/t1"
-	check "published contribution: no contributor" jqc '.properties | has("contributeur") | not' "$out/t1"
-	check "published contribution: the secret is not in the answer" bash -c "! grep -q Kerlann '$out/t1'"
-	get "/api/features/collab_toilettes/$t2" t2
-	check "a proposed contribution is a 404 problem" is_problem t2 404
-	get "/api/layers/collab_toilettes" t_layer
-	published=$(sqlite3 "$db" "SELECT count(*) FROM collab_toilettes WHERE etat='published'")
-	check "the catalogue counts the published contributions only ($published)" \
-		jqc --argjson n "$published" '.count==$n' "$out/t_layer"
-	echo "$secret" >>"$work/known_secrets"
-fi
+t1=$(sqlite3 "$db" "SELECT uid FROM collab_toilettes WHERE source_id='t1'")
+t2=$(sqlite3 "$db" "SELECT uid FROM collab_toilettes WHERE source_id='t2'")
+get "/api/features/collab_toilettes/$t1" t1
+check "published contribution 200" test "$status" = 200
+check "published contribution: public values, WGS84 coordinates as imported" jqc \
+	'.properties.nom=="Toilettes du Rohu" and .properties.acces_pmr==true
+	 and (.geometry.coordinates[0] + 3.3412345 | fabs) < 1e-7
+	 and (.geometry.coordinates[1] - 47.7612345 | fabs) < 1e-7' "$out/t1"
+check "published contribution: no contributor" jqc '.properties | has("contributeur") | not' "$out/t1"
+check "published contribution: the secret is not in the answer" bash -c "! grep -q Kerlann '$out/t1'"
+get "/api/features/collab_toilettes/$t2" t2
+check "a proposed contribution is a 404 problem" is_problem t2 404
+t2fid=$(sqlite3 "$db" "SELECT fid FROM collab_toilettes WHERE source_id='t2'")
+get "/api/features/collab_toilettes/$t2fid" t2fid
+check "a proposed contribution asked by its tile id is a 404 problem" is_problem t2fid 404
+get "/api/layers/collab_toilettes" t_layer
+published=$(sqlite3 "$db" "SELECT count(*) FROM collab_toilettes WHERE etat='published'")
+check "the catalogue counts the published contributions only ($published)" \
+	jqc --argjson n "$published" '.count==$n' "$out/t_layer"
+echo "$secret" >>"$work/known_secrets"
 get /api/features/batiment/no-such-uid nouid
 check "unknown uid is a 404 problem" is_problem nouid 404
 get /api/features/no_such_layer/x nolayer
