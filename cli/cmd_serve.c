@@ -24,7 +24,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: kartenn serve --db FILE [options]\n\n"
 	        "Serves the store FILE over HTTP: the map page (/), /healthz, /metrics,\n"
-	        "/api/layers, /api/layers/NAME, /api/features/LAYER/UID,\n"
+	        "/api/layers, /api/layers/NAME, /api/features/LAYER/ID,\n"
 	        "/styles/NAME.json, /static/, /tiles/TILESET/Z/X/Y.mvt (vector tiles) and\n"
 	        "/tiles/TILESET.json (TileJSON), OGC WMS 1.3.0/1.1.1 and WFS 2.0/1.1.0\n"
 	        "(/ows, /wms, /wfs) and OGC API Features (/ogcapi/). Stops on SIGINT/SIGTERM.\n\n"
