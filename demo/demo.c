@@ -164,7 +164,7 @@ int kt_demo_generate(kt_ctx_t *ctx, const kt_demo_opts_t *opts, kt_demo_report_t
 		rc = layout(&d);
 	if (!rc)
 		rc = kt_ctx_set_fixed_time(ctx, KT_DEMO_TIME);
-	if (!rc && !(rc = kt_tx_begin(ctx))) {
+	if (!rc && !(rc = kt_tx_begin_bulk(ctx, NULL))) {
 		rc = run_stages(&d);
 		if (!rc)
 			rc = kt_tx_commit(ctx);
