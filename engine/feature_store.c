@@ -404,35 +404,18 @@ static int do_insert(kt_ctx_t *ctx, int li, const kt_layer_t *l, kt_feature_t *f
 	return rc;
 }
 
-/* UUID v7 (RFC 9562) as kt_uid_new makes it, with the random bits taken
- * from a per-ctx pool: one getrandom call per 250 uids instead of one each. */
+/* A uid as kt_uid_new makes it, with the random bits taken from a
+ * per-ctx pool: one getrandom call per 256 uids instead of one each. */
 int kt__uid_make(kt_ctx_t *ctx, char out[37])
 {
-	static const char hex[] = "0123456789abcdef";
 	struct kt_uid_pool *p = &ctx->uids;
 	if (p->used + 16 > sizeof p->bytes) {
 		if (getrandom(p->bytes, sizeof p->bytes, 0) != (ssize_t)sizeof p->bytes)
 			return KT_EIO;
 		p->used = 0;
 	}
-	unsigned char b[16];
-	memcpy(b, p->bytes + p->used, sizeof b);
-	p->used += sizeof b;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-	for (int i = 0; i < 6; i++)
-		b[i] = (unsigned char)(ms >> (40 - 8 * i));
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x70); /* version 7 */
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
-	char *o = out;
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			*o++ = '-';
-		*o++ = hex[b[i] >> 4];
-		*o++ = hex[b[i] & 15];
-	}
-	*o = 0;
+	kt__uid_format(p->bytes + p->used, out);
+	p->used += 16;
 	return 0;
 }
 

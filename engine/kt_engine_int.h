@@ -153,5 +153,7 @@ void kt__conformed_note(kt_ctx_t *ctx, const unsigned char *out, size_t len, int
 int kt__conformed_is(const kt_ctx_t *ctx, const unsigned char *wkb, size_t len, int type, int z);
 /* A new UUID v7 text from the ctx's random pool. */
 int kt__uid_make(kt_ctx_t *ctx, char out[37]);
+/* Formats a UUID v7 from 16 random bytes (util.c; kt_uid_new). */
+void kt__uid_format(const unsigned char random[16], char out[37]);
 
 #endif
