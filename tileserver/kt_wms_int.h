@@ -1,7 +1,8 @@
 /*
  * kt_wms_int.h — what the WMS files of the server share: the MapLibre GL
  * style evaluator (style_eval.c), the style loader (style_load.c), the
- * cairo renderer (render.c), the parsed WMS request (wms.c), its
+ * cairo renderer (render.c; a whole layer at once: render_batch.c,
+ * render_stamp.c, render_grid.c), the parsed WMS request (wms.c), its
  * exceptions (wms_exception.c) and the operations (wms_caps.c,
  * wms_getmap.c, wms_featureinfo.c, wms_legend.c).
  *
@@ -18,6 +19,7 @@
 #define KT_WMS_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kt_ows_int.h"
 
@@ -123,6 +125,15 @@ typedef struct kt_render {
 	kt_arena_t *arena;
 	kt_label_box_t *boxes;  /* labels placed (collision), kt_malloc'd */
 	size_t n_boxes, cap_boxes;
+	/* 1 when cr draws on a whole image surface (ARGB32 or RGB24) with
+	 * the identity matrix and no clip, so that circles may be stamped
+	 * into its pixels directly (render_stamp.c); 0 draws through cairo. */
+	int direct;
+	struct kt_stamps *stamps; /* pre-rendered circles, kt_malloc'd */
+	/* NULL: geometry is read in the image CRS (affine to pixels). Else
+	 * it is read in the store CRS and taken to pixels through this grid
+	 * (render_grid.c). */
+	const struct kt_px_grid *grid;
 } kt_render_t;
 
 /* World (image CRS) to pixel. */
@@ -158,12 +169,135 @@ void kt_render_release(kt_render_t *r);
  * metres per pixel) at. */
 double kt_render_zoom(double res_3857);
 
+/* The paint of one feature with one style layer, evaluated. Set whole
+ * (memset) so that two paints compare with memcmp. */
+enum { KT_PAINT_NONE = -1, KT_PAINT_CIRCLE = 0, KT_PAINT_LINE = 1, KT_PAINT_FILL = 2 };
+#define KT_PAINT_MAX_DASH 16
+typedef struct kt_paint {
+	int kind;                  /* KT_PAINT_* */
+	double fill[4];            /* fill, circle: straight RGBA, opacity applied */
+	double stroke[4];          /* line, circle stroke */
+	double outline[4];         /* fill-outline-color */
+	int has_outline;
+	double radius, stroke_w;   /* circle, pixels */
+	double width;              /* line, pixels */
+	int cap, join;             /* cairo_line_cap_t, cairo_line_join_t */
+	double miter;
+	double dash[KT_PAINT_MAX_DASH];
+	int n_dash;
+} kt_paint_t;
+
+/* Evaluates the paint of a "circle", "line" or "fill" style layer for
+ * env: 1 when there is something to draw, 0 otherwise (other types,
+ * zero width…). */
+int kt_render_paint(const kt_render_t *r, const json_t *style_layer, const kt_style_env_t *env,
+                    kt_paint_t *p);
+/* Cairo state of a line paint: cap, join, miter, width, dashes, colour. */
+void kt_render_apply_line(void *cr, const kt_paint_t *p);
+/* Fills the current path with a fill paint (and its outline). */
+void kt_render_fill_path(void *cr, const kt_paint_t *p);
+/* One circle of a circle paint at pixel x, y, with cairo. */
+void kt_render_circle(void *cr, const kt_paint_t *p, double x, double y);
+/* A pixel coordinate clamped so that cairo's fixed point never overflows
+ * (NaN gives 0). */
+double kt_render_clamp_px(double v);
+
+/* ---- whole layers at once (render_batch.c) ----------------------------
+ * The features of one layer for one image, read once: their geometry in
+ * pixel coordinates (the affine of the image bbox, clamped), as runs of
+ * points (kind 0 point, 1 line, 2 polygon ring; first marks a polygon's
+ * exterior), and, when the style reads their properties, the features
+ * themselves. A style layer is then drawn over all of them with its paint
+ * evaluated once when it does not depend on the feature, consecutive
+ * features of equal opaque paint filled or stroked as one cairo path, and
+ * circles stamped (render_stamp.c). */
+typedef struct kt_px_run {
+	uint32_t off, n;        /* points [off, off + n) of xy */
+	uint8_t kind, first;
+} kt_px_run_t;
+
+typedef struct kt_px_feat {
+	size_t run_end;         /* one past its last run */
+	kt_feature_t *f;        /* owned copy, or NULL (the style reads none) */
+	float box[4];           /* its points' extent, pixels */
+} kt_px_feat_t;
+
+typedef struct kt_px_set {
+	double *xy;             /* x, y pairs, pixels */
+	size_t n_pts, cap_pts;
+	kt_px_run_t *runs;
+	size_t n_runs, cap_runs;
+	kt_px_feat_t *feats;
+	size_t n_feat, cap_feat;
+	double *scratch;        /* WKB reading */
+	size_t cap_scratch;
+} kt_px_set_t;
+
+/* Appends one feature: its geometry (ISO WKB in the image CRS) and f,
+ * whose ownership passes to the set (NULL when the style reads no
+ * property). KT_ENOMEM (f is then freed) or KT_EINVAL for bad WKB (the
+ * feature is then left out). */
+int kt_px_set_add(kt_px_set_t *s, const kt_render_t *r, const unsigned char *wkb,
+                  size_t wkb_len, kt_feature_t *f);
+void kt_px_set_release(kt_px_set_t *s);
+/* 1 when the style layer reads no feature property: no filter, and
+ * paint and layout values that depend on the zoom only. */
+int kt_style_layer_constant(const json_t *style_layer);
+/* Draws every feature of s with one "fill", "line" or "circle" style
+ * layer (others are ignored), as kt_render_feature would one by one.
+ * The features' f must be there unless the layer is constant. */
+int kt_render_set(kt_render_t *r, const json_t *style_layer, const kt_layer_t *l,
+                  const kt_px_set_t *s);
+
+/* ---- circles as stamps (render_stamp.c) ---------------------------------
+ * A circle of a given paint is drawn by cairo once per quarter-pixel
+ * position into small premultiplied images, then composited (OVER) into
+ * the target's pixels wherever a feature has it: the same pixels as one
+ * cairo fill and stroke per point, to a quarter pixel of position. */
+/* Draws the circles of colour fill (radius) and stroke (width stroke_w)
+ * centred at the n pixel positions xy. Returns 0 when drawn, 1 when r is
+ * not direct or the circle too large for a stamp (nothing drawn: the
+ * caller draws with cairo), or KT_ENOMEM. */
+int kt_stamp_circles(kt_render_t *r, double radius, double stroke_w, const double fill[4],
+                     const double stroke[4], const double *xy, size_t n);
+void kt_stamps_free(struct kt_stamps *st);
+
+/* ---- store CRS to pixels (render_grid.c) -------------------------------
+ * When the image is in another CRS than the store, PROJ on every vertex
+ * was 7 % of GetMap's time. Over a map image the map from the store CRS
+ * to pixels is smooth: it is sampled by PROJ on a grid of
+ * GRID_CELLS² (8 × 8) cells and interpolated (bilinear) in between, and the grid
+ * is used only when, at every cell centre, it is within 1/50 px of PROJ.
+ * Points outside the grid (parts of features reaching far out) are
+ * transformed by PROJ one by one. */
+typedef struct kt_px_grid {
+	double x0, y0, dx, dy;     /* store CRS: grid origin and cell size */
+	int n;                     /* cells a side */
+	double *px;                /* (n + 1)² nodes, pixel x, y; kt_malloc'd */
+	kt_ctx_t *ctx;
+	kt_transform_t *t;         /* store -> image CRS (owned by ctx) */
+	const kt_render_t *r;      /* image CRS -> pixels */
+} kt_px_grid_t;
+
+/* Sets the grid up over box (image CRS) for r. Returns 0, 1 when no grid
+ * is precise enough or the CRS are the same (read in the image CRS), or
+ * KT_ENOMEM. */
+int kt_px_grid_init(kt_px_grid_t *g, kt_ctx_t *ctx, const kt_render_t *r, int store_epsg,
+                    int image_epsg, const double box[4]);
+void kt_px_grid_release(kt_px_grid_t *g);
+/* A store CRS point in pixels. */
+void kt_px_grid_map(const kt_px_grid_t *g, double x, double y, double *px, double *py);
+
 /* Calls fn for every vertex run of an ISO WKB geometry: kind 0 point, 1
  * line, 2 polygon ring (ring 0 of a polygon is the exterior: first=1).
  * pts are x,y pairs (read unaligned from the WKB into a scratch buffer).
  * Returns KT_EINVAL on bad WKB. */
 typedef int (*kt_wkb_run_fn)(int kind, int first, const double *pts, size_t n, void *data);
 int kt_wkb_runs(const unsigned char *wkb, size_t len, kt_wkb_run_fn fn, void *data);
+/* The same with the caller's scratch buffer (kt_realloc'd as needed, the
+ * caller frees it), for a caller that walks many geometries. */
+int kt_wkb_runs_scratch(const unsigned char *wkb, size_t len, kt_wkb_run_fn fn, void *data,
+                        double **scratch, size_t *cap);
 
 /* ---- the WMS request ---------------------------------------------------- */
 typedef enum kt_wms_op {

@@ -8,7 +8,10 @@
  * pixel transform is the affine one of the request bbox (north up). Paint
  * values are evaluated per feature (style_eval.c) at the zoom MapLibre
  * would show the same scale at, so a feature looks as in the browser.
- * Symbol layers (labels) are handed to render_label.c.
+ * Symbol layers (labels) are handed to render_label.c. The paint of a
+ * style layer (kt_render_paint) and the cairo calls that apply it are
+ * shared with render_batch.c, which draws GetMap's layers a whole layer
+ * at a time; this file draws one feature (the legend, labels).
  *
  * What it keeps true: a malformed geometry or an expression outside the
  * supported subset costs that feature (or that property, which falls back
@@ -32,7 +35,7 @@
 
 typedef struct wkb_rd {
 	const unsigned char *p, *end;
-	double *pts;
+	double *pts;      /* the scratch buffer, grown as needed */
 	size_t cap;
 	kt_wkb_run_fn fn;
 	void *data;
@@ -127,11 +130,22 @@ static int rd_geom(wkb_rd_t *r, int depth)
 	}
 }
 
+int kt_wkb_runs_scratch(const unsigned char *wkb, size_t len, kt_wkb_run_fn fn, void *data,
+                        double **scratch, size_t *cap)
+{
+	wkb_rd_t r = {wkb, wkb + len, *scratch, *cap, fn, data};
+	int rc = wkb ? rd_geom(&r, 0) : KT_EINVAL;
+	*scratch = r.pts;
+	*cap = r.cap;
+	return rc;
+}
+
 int kt_wkb_runs(const unsigned char *wkb, size_t len, kt_wkb_run_fn fn, void *data)
 {
-	wkb_rd_t r = {wkb, wkb + len, NULL, 0, fn, data};
-	int rc = wkb ? rd_geom(&r, 0) : KT_EINVAL;
-	kt_free(r.pts);
+	double *pts = NULL;
+	size_t cap = 0;
+	int rc = kt_wkb_runs_scratch(wkb, len, fn, data, &pts, &cap);
+	kt_free(pts);
 	return rc;
 }
 
@@ -162,22 +176,124 @@ void kt_render_release(kt_render_t *r)
 	kt_free(r->boxes);
 	r->boxes = NULL;
 	r->n_boxes = r->cap_boxes = 0;
+	kt_stamps_free(r->stamps);
+	r->stamps = NULL;
 }
 
-/* ---- drawing ------------------------------------------------------------ */
+/* ---- paint ------------------------------------------------------------- */
+
+static const json_t *paint(const json_t *sl, const char *key)
+{
+	return json_object_get(json_object_get(sl, "paint"), key);
+}
+
+static const json_t *layout(const json_t *sl, const char *key)
+{
+	return json_object_get(json_object_get(sl, "layout"), key);
+}
+
+static const double black[4] = {0, 0, 0, 1};
+
+static int paint_circle(const kt_render_t *r, const json_t *sl, const kt_style_env_t *env,
+                        kt_paint_t *p)
+{
+	double op = kt_style_num(paint(sl, "circle-opacity"), env, 1);
+	double sop = kt_style_num(paint(sl, "circle-stroke-opacity"), env, 1);
+	kt_style_color(paint(sl, "circle-color"), env, black, p->fill);
+	kt_style_color(paint(sl, "circle-stroke-color"), env, black, p->stroke);
+	p->fill[3] *= op;
+	p->stroke[3] *= sop;
+	p->radius = kt_style_num(paint(sl, "circle-radius"), env, 5) * r->pixel_ratio;
+	p->stroke_w = kt_style_num(paint(sl, "circle-stroke-width"), env, 0) * r->pixel_ratio;
+	p->kind = KT_PAINT_CIRCLE;
+	return p->radius > 0 || p->stroke_w > 0;
+}
+
+static int paint_line(const kt_render_t *r, const json_t *sl, const kt_style_env_t *env,
+                      kt_paint_t *p)
+{
+	double w = kt_style_num(paint(sl, "line-width"), env, 1) * r->pixel_ratio;
+	kt_style_color(paint(sl, "line-color"), env, black, p->stroke);
+	p->stroke[3] *= kt_style_num(paint(sl, "line-opacity"), env, 1);
+	if (w <= 0 || p->stroke[3] <= 0)
+		return 0;
+	const char *cap = kt_style_str(layout(sl, "line-cap"), env, "butt");
+	const char *join = kt_style_str(layout(sl, "line-join"), env, "miter");
+	p->cap = !strcmp(cap, "round") ? CAIRO_LINE_CAP_ROUND
+	       : !strcmp(cap, "square") ? CAIRO_LINE_CAP_SQUARE : CAIRO_LINE_CAP_BUTT;
+	p->join = !strcmp(join, "round") ? CAIRO_LINE_JOIN_ROUND
+	        : !strcmp(join, "bevel") ? CAIRO_LINE_JOIN_BEVEL : CAIRO_LINE_JOIN_MITER;
+	p->miter = kt_style_num(layout(sl, "line-miter-limit"), env, 2);
+	p->width = w;
+	/* line-dasharray: a literal array of lengths in line widths */
+	const json_t *dash = paint(sl, "line-dasharray");
+	if (json_is_array(dash) && json_is_string(json_array_get(dash, 0)) &&
+	    !strcmp(json_string_value(json_array_get(dash, 0)), "literal"))
+		dash = json_array_get(dash, 1);
+	size_t i;
+	const json_t *e;
+	double sum = 0;
+	json_array_foreach(dash, i, e) {
+		if (p->n_dash < KT_PAINT_MAX_DASH && json_is_number(e) && json_number_value(e) >= 0) {
+			p->dash[p->n_dash] = json_number_value(e) * (w < 1 ? 1 : w);
+			sum += p->dash[p->n_dash++];
+		}
+	}
+	if (!(sum > 0))
+		p->n_dash = 0;
+	p->kind = KT_PAINT_LINE;
+	return 1;
+}
+
+static int paint_fill(const json_t *sl, const kt_style_env_t *env, kt_paint_t *p)
+{
+	kt_style_color(paint(sl, "fill-color"), env, black, p->fill);
+	double op = kt_style_num(paint(sl, "fill-opacity"), env, 1);
+	p->fill[3] *= op;
+	const json_t *oc = paint(sl, "fill-outline-color");
+	p->has_outline = oc && !kt_style_color(oc, env, black, p->outline);
+	p->outline[3] *= op;
+	p->kind = KT_PAINT_FILL;
+	return 1;
+}
+
+int kt_render_paint(const kt_render_t *r, const json_t *sl, const kt_style_env_t *env,
+                    kt_paint_t *p)
+{
+	memset(p, 0, sizeof *p); /* whole, padding included: paints compare with memcmp */
+	p->kind = KT_PAINT_NONE;
+	const char *type = json_string_value(json_object_get(sl, "type"));
+	if (!type)
+		return 0;
+	if (!strcmp(type, "circle"))
+		return paint_circle(r, sl, env, p);
+	if (!strcmp(type, "line"))
+		return paint_line(r, sl, env, p);
+	if (!strcmp(type, "fill"))
+		return paint_fill(sl, env, p);
+	return 0; /* background, raster, heatmap…: not drawn per feature */
+}
+
+void kt_render_apply_line(void *cr, const kt_paint_t *p)
+{
+	cairo_set_line_cap(cr, (cairo_line_cap_t)p->cap);
+	cairo_set_line_join(cr, (cairo_line_join_t)p->join);
+	cairo_set_miter_limit(cr, p->miter);
+	cairo_set_line_width(cr, p->width);
+	cairo_set_dash(cr, p->dash, p->n_dash, 0);
+	cairo_set_source_rgba(cr, p->stroke[0], p->stroke[1], p->stroke[2], p->stroke[3]);
+}
+
+/* ---- drawing one feature -------------------------------------------------- */
 
 typedef struct draw {
 	kt_render_t *r;
 	cairo_t *cr;
-	int kind;          /* what to draw: 0 circles, 1 lines, 2 fills */
+	const kt_paint_t *p;
 	int open;          /* a polygon path is being built */
-	double radius, stroke_w;
-	double fill[4], stroke[4];
-	double outline[4];
-	int has_outline;
 } draw_t;
 
-static double clamp_px(double v)
+double kt_render_clamp_px(double v)
 {
 	return v != v ? 0 : v < -PX_LIMIT ? -PX_LIMIT : v > PX_LIMIT ? PX_LIMIT : v;
 }
@@ -185,8 +301,8 @@ static double clamp_px(double v)
 static void path_run(draw_t *d, const double *pts, size_t n, int close)
 {
 	for (size_t i = 0; i < n; i++) {
-		double x = clamp_px(kt_render_px(d->r, pts[2 * i]));
-		double y = clamp_px(kt_render_py(d->r, pts[2 * i + 1]));
+		double x = kt_render_clamp_px(kt_render_px(d->r, pts[2 * i]));
+		double y = kt_render_clamp_px(kt_render_py(d->r, pts[2 * i + 1]));
 		if (i == 0)
 			cairo_move_to(d->cr, x, y);
 		else
@@ -201,45 +317,56 @@ static void set_rgba(cairo_t *cr, const double c[4])
 	cairo_set_source_rgba(cr, c[0], c[1], c[2], c[3]);
 }
 
+void kt_render_fill_path(void *cr, const kt_paint_t *p)
+{
+	set_rgba(cr, p->fill);
+	if (p->has_outline) {
+		cairo_fill_preserve(cr);
+		cairo_set_line_width(cr, 1);
+		set_rgba(cr, p->outline);
+		cairo_stroke(cr);
+	} else {
+		cairo_fill(cr);
+	}
+}
+
 static void flush_polygon(draw_t *d)
 {
 	if (!d->open)
 		return;
 	d->open = 0;
-	set_rgba(d->cr, d->fill);
-	if (d->has_outline) {
-		cairo_fill_preserve(d->cr);
-		cairo_set_line_width(d->cr, 1);
-		set_rgba(d->cr, d->outline);
-		cairo_stroke(d->cr);
-	} else {
-		cairo_fill(d->cr);
+	kt_render_fill_path(d->cr, d->p);
+}
+
+void kt_render_circle(void *cr, const kt_paint_t *p, double x, double y)
+{
+	cairo_new_path(cr);
+	cairo_arc(cr, x, y, p->radius, 0, 2 * M_PI);
+	set_rgba(cr, p->fill);
+	cairo_fill(cr);
+	if (p->stroke_w > 0 && p->stroke[3] > 0) {
+		cairo_arc(cr, x, y, p->radius + p->stroke_w / 2, 0, 2 * M_PI);
+		cairo_set_line_width(cr, p->stroke_w);
+		set_rgba(cr, p->stroke);
+		cairo_stroke(cr);
 	}
 }
 
 static int on_run(int kind, int first, const double *pts, size_t n, void *data)
 {
 	draw_t *d = data;
-	if (d->kind == 0) { /* circles: at every point (and vertex) */
+	const kt_paint_t *p = d->p;
+	if (p->kind == KT_PAINT_CIRCLE) { /* circles: at every point (and vertex) */
 		for (size_t i = 0; i < n; i++) {
 			double x = kt_render_px(d->r, pts[2 * i]), y = kt_render_py(d->r, pts[2 * i + 1]);
-			double out = d->radius + d->stroke_w;
+			double out = p->radius + p->stroke_w;
 			if (x < -out || y < -out || x > d->r->width + out || y > d->r->height + out)
 				continue;
-			cairo_new_path(d->cr);
-			cairo_arc(d->cr, x, y, d->radius, 0, 2 * M_PI);
-			set_rgba(d->cr, d->fill);
-			cairo_fill(d->cr);
-			if (d->stroke_w > 0 && d->stroke[3] > 0) {
-				cairo_arc(d->cr, x, y, d->radius + d->stroke_w / 2, 0, 2 * M_PI);
-				cairo_set_line_width(d->cr, d->stroke_w);
-				set_rgba(d->cr, d->stroke);
-				cairo_stroke(d->cr);
-			}
+			kt_render_circle(d->cr, p, x, y);
 		}
 		return 0;
 	}
-	if (d->kind == 1) { /* lines: line strings and polygon rings */
+	if (p->kind == KT_PAINT_LINE) { /* lines: line strings and polygon rings */
 		if (kind == 0)
 			return 0;
 		cairo_new_path(d->cr);
@@ -256,60 +383,6 @@ static int on_run(int kind, int first, const double *pts, size_t n, void *data)
 	d->open = 1;
 	path_run(d, pts, n, 1);
 	return 0;
-}
-
-static const json_t *paint(const json_t *sl, const char *key)
-{
-	return json_object_get(json_object_get(sl, "paint"), key);
-}
-
-static const json_t *layout(const json_t *sl, const char *key)
-{
-	return json_object_get(json_object_get(sl, "layout"), key);
-}
-
-static const double black[4] = {0, 0, 0, 1};
-
-static int draw_circle(draw_t *d, const json_t *sl, const kt_style_env_t *env)
-{
-	double op = kt_style_num(paint(sl, "circle-opacity"), env, 1);
-	double sop = kt_style_num(paint(sl, "circle-stroke-opacity"), env, 1);
-	kt_style_color(paint(sl, "circle-color"), env, black, d->fill);
-	kt_style_color(paint(sl, "circle-stroke-color"), env, black, d->stroke);
-	d->fill[3] *= op;
-	d->stroke[3] *= sop;
-	d->radius = kt_style_num(paint(sl, "circle-radius"), env, 5) * d->r->pixel_ratio;
-	d->stroke_w = kt_style_num(paint(sl, "circle-stroke-width"), env, 0) * d->r->pixel_ratio;
-	d->kind = 0;
-	return d->radius > 0 || d->stroke_w > 0;
-}
-
-static void line_style(cairo_t *cr, const json_t *sl, const kt_style_env_t *env, double w)
-{
-	const char *cap = kt_style_str(layout(sl, "line-cap"), env, "butt");
-	const char *join = kt_style_str(layout(sl, "line-join"), env, "miter");
-	cairo_set_line_cap(cr, !strcmp(cap, "round") ? CAIRO_LINE_CAP_ROUND
-	                       : !strcmp(cap, "square") ? CAIRO_LINE_CAP_SQUARE : CAIRO_LINE_CAP_BUTT);
-	cairo_set_line_join(cr, !strcmp(join, "round") ? CAIRO_LINE_JOIN_ROUND
-	                        : !strcmp(join, "bevel") ? CAIRO_LINE_JOIN_BEVEL : CAIRO_LINE_JOIN_MITER);
-	cairo_set_miter_limit(cr, kt_style_num(layout(sl, "line-miter-limit"), env, 2));
-	cairo_set_line_width(cr, w);
-	/* line-dasharray: a literal array of lengths in line widths */
-	const json_t *dash = paint(sl, "line-dasharray");
-	if (json_is_array(dash) && json_is_string(json_array_get(dash, 0)) &&
-	    !strcmp(json_string_value(json_array_get(dash, 0)), "literal"))
-		dash = json_array_get(dash, 1);
-	double v[16];
-	size_t n = 0, i;
-	const json_t *e;
-	double sum = 0;
-	json_array_foreach(dash, i, e) {
-		if (n < 16 && json_is_number(e) && json_number_value(e) >= 0) {
-			v[n] = json_number_value(e) * (w < 1 ? 1 : w);
-			sum += v[n++];
-		}
-	}
-	cairo_set_dash(cr, v, sum > 0 ? (int)n : 0, 0);
 }
 
 int kt_render_feature(kt_render_t *r, const json_t *sl, const kt_layer_t *l,
@@ -330,39 +403,19 @@ int kt_render_draw(kt_render_t *r, const json_t *sl, const kt_style_env_t *envp,
 		return 0;
 	if (!strcmp(type, "symbol"))
 		return kt_render_label(r, sl, &env, wkb, wkb_len);
+	kt_paint_t p;
+	if (!kt_render_paint(r, sl, &env, &p))
+		return 0;
 	cairo_t *cr = r->cr;
-	draw_t d = {.r = r, .cr = cr};
+	draw_t d = {.r = r, .cr = cr, .p = &p};
 	cairo_save(cr);
-	if (!strcmp(type, "circle")) {
-		if (!draw_circle(&d, sl, &env))
-			goto done;
-	} else if (!strcmp(type, "line")) {
-		double w = kt_style_num(paint(sl, "line-width"), &env, 1) * r->pixel_ratio;
-		kt_style_color(paint(sl, "line-color"), &env, black, d.stroke);
-		d.stroke[3] *= kt_style_num(paint(sl, "line-opacity"), &env, 1);
-		if (w <= 0 || d.stroke[3] <= 0)
-			goto done;
-		line_style(cr, sl, &env, w);
-		set_rgba(cr, d.stroke);
-		d.kind = 1;
-	} else if (!strcmp(type, "fill")) {
-		kt_style_color(paint(sl, "fill-color"), &env, black, d.fill);
-		double op = kt_style_num(paint(sl, "fill-opacity"), &env, 1);
-		d.fill[3] *= op;
-		const json_t *oc = paint(sl, "fill-outline-color");
-		d.has_outline = oc && !kt_style_color(oc, &env, black, d.outline);
-		d.outline[3] *= op;
+	if (p.kind == KT_PAINT_LINE)
+		kt_render_apply_line(cr, &p);
+	else if (p.kind == KT_PAINT_FILL)
 		cairo_set_fill_rule(cr, CAIRO_FILL_RULE_EVEN_ODD);
-		d.kind = 2;
-	} else {
-		goto done; /* background, raster, heatmap…: not drawn per feature */
-	}
 	int rc = kt_wkb_runs(wkb, wkb_len, on_run, &d);
-	if (d.kind == 2)
+	if (p.kind == KT_PAINT_FILL)
 		flush_polygon(&d);
 	cairo_restore(cr);
 	return rc == KT_ENOMEM ? rc : 0;
-done:
-	cairo_restore(cr);
-	return 0;
 }

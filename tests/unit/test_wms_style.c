@@ -4,7 +4,9 @@
  * (style_load.c): colours, match/case/coalesce, zoom interpolation,
  * filters in both syntaxes, string building, errors for what is outside
  * the subset, privacy of the property accessor, and every property of the
- * repository's own style evaluating without an error at every zoom.
+ * repository's own style evaluating without an error at every zoom; and
+ * GetMap's way of drawing a whole layer at once (render_batch.c, stamps)
+ * against drawing feature by feature.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +15,10 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <cairo.h>
 
 #include "kt_wms_int.h"
 #include "kt_test.h"
@@ -347,6 +352,187 @@ static void test_wms_style_repository_style_is_covered(void **state)
 	json_decref(style);
 }
 
+/* ---- drawing a whole layer (render_batch.c, render_stamp.c) -------------- */
+
+static void test_wms_style_layer_constant(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *layer;
+		int constant;
+	} cases[] = {
+		{"{\"type\":\"fill\",\"paint\":{\"fill-color\":\"rgb(200,190,180)\"}}", 1},
+		{"{\"type\":\"line\",\"paint\":{\"line-width\":[\"interpolate\",[\"linear\"],[\"zoom\"],"
+		 "15,0.4,19,1.2]}}", 1},
+		{"{\"type\":\"line\",\"paint\":{\"line-width\":{\"stops\":[[10,1],[16,3]]}}}", 1},
+		{"{\"type\":\"circle\",\"paint\":{\"circle-color\":[\"literal\",[\"get\",\"x\"]]}}", 1},
+		{"{\"type\":\"fill\",\"filter\":[\"has\",\"nom\"],\"paint\":{}}", 0},
+		{"{\"type\":\"fill\",\"paint\":{\"fill-color\":[\"case\",[\"has\",\"nom\"],\"#d9b99b\","
+		 "\"#dcd6cc\"]}}", 0},
+		{"{\"type\":\"circle\",\"paint\":{\"circle-color\":[\"match\",[\"get\",\"dtdict_class\"],"
+		 "\"A\",\"#1a9641\",\"#8c8c8c\"]}}", 0},
+		{"{\"type\":\"line\",\"layout\":{\"line-cap\":[\"coalesce\",[\"get\",\"cap\"],\"round\"]}}", 0},
+		{"{\"type\":\"line\",\"paint\":{\"line-width\":{\"property\":\"w\",\"stops\":[[1,1]]}}}", 0},
+		{"{\"type\":\"symbol\",\"layout\":{\"text-field\":\"x\"}}", 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		json_t *sl = json_loads(cases[i].layer, 0, NULL);
+		assert_non_null(sl);
+		if (kt_style_layer_constant(sl) != cases[i].constant)
+			fail_msg("case %zu: %s", i, cases[i].layer);
+		json_decref(sl);
+	}
+}
+
+/* A little ISO WKB writer (little-endian). */
+static size_t wkb_polygon(unsigned char *b, const double *rings[], const uint32_t *n, uint32_t k)
+{
+	size_t o = 0;
+	uint32_t t = 3;
+	b[o++] = 1;
+	memcpy(b + o, &t, 4), o += 4;
+	memcpy(b + o, &k, 4), o += 4;
+	for (uint32_t r = 0; r < k; r++) {
+		memcpy(b + o, &n[r], 4), o += 4;
+		memcpy(b + o, rings[r], 16 * (size_t)n[r]), o += 16 * (size_t)n[r];
+	}
+	return o;
+}
+
+static size_t wkb_point(unsigned char *b, double x, double y)
+{
+	uint32_t t = 1;
+	b[0] = 1;
+	memcpy(b + 1, &t, 4);
+	memcpy(b + 5, &x, 8);
+	memcpy(b + 13, &y, 8);
+	return 21;
+}
+
+/* Pixels (of 3 channels) differing by more than tol. */
+static long differing(cairo_surface_t *a, cairo_surface_t *b, int tol)
+{
+	cairo_surface_flush(a);
+	cairo_surface_flush(b);
+	int w = cairo_image_surface_get_width(a), h = cairo_image_surface_get_height(a);
+	int sa = cairo_image_surface_get_stride(a), sb = cairo_image_surface_get_stride(b);
+	const unsigned char *pa = cairo_image_surface_get_data(a), *pb = cairo_image_surface_get_data(b);
+	long n = 0;
+	for (int y = 0; y < h; y++) {
+		const uint32_t *ra = (const uint32_t *)(const void *)(pa + (size_t)y * sa);
+		const uint32_t *rb = (const uint32_t *)(const void *)(pb + (size_t)y * sb);
+		for (int x = 0; x < w; x++)
+			for (int c = 0; c < 24; c += 8)
+				if (abs((int)(ra[x] >> c & 0xff) - (int)(rb[x] >> c & 0xff)) > tol) {
+					n++;
+					break;
+				}
+	}
+	return n;
+}
+
+static cairo_surface_t *white(int w, int h)
+{
+	cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+	cairo_t *cr = cairo_create(s);
+	cairo_set_source_rgb(cr, 1, 1, 1);
+	cairo_paint(cr);
+	cairo_destroy(cr);
+	return s;
+}
+
+/* The bench style (buildings filled and outlined, lamps as dots) drawn a
+ * layer at a time gives the pixels of drawing feature by feature: dots
+ * stamped at quarter pixels, paths filled and stroked together. */
+static void test_wms_style_layer_drawn_as_features(void **state)
+{
+	(void)state;
+	kt_err_t err = {0};
+	kt_layer_t *l = kt_layer_parse(
+		"{\"name\":\"b\",\"title\":\"B\",\"geometry\":\"POLYGON\",\"public\":true,"
+		"\"attributes\":[]}", "b.json", &err);
+	assert_non_null(l);
+	const char *styles[] = {
+		"{\"type\":\"fill\",\"paint\":{\"fill-color\":\"rgb(200,190,180)\"}}",
+		"{\"type\":\"line\",\"paint\":{\"line-color\":\"rgb(120,110,100)\",\"line-width\":0.5}}",
+		"{\"type\":\"circle\",\"paint\":{\"circle-color\":\"rgb(255,200,0)\",\"circle-radius\":1.5,"
+		"\"circle-stroke-color\":\"rgb(80,60,0)\",\"circle-stroke-width\":1}}",
+		"{\"type\":\"fill\",\"paint\":{\"fill-color\":\"rgba(0,0,255,0.5)\"}}",
+	};
+	int w = 120, h = 90;
+	cairo_surface_t *a = white(w, h), *b = white(w, h);
+	cairo_t *ca = cairo_create(a), *cb = cairo_create(b);
+	unsigned char buf[8192];
+	kt_arena_t arena;
+	kt_arena_init(&arena, buf, sizeof buf);
+	kt_render_t ra = {.cr = ca, .width = w, .height = h, .bbox = {0, 0, 120, 90}, .zoom = 16,
+	                  .pixel_ratio = 1, .arena = &arena, .direct = 1};
+	kt_render_t rb = ra;
+	rb.cr = cb;
+	rb.direct = 0;
+	kt_px_set_t set = {0};
+	kt_feature_t *fs[24];
+	size_t nf = 0;
+	/* squares with a hole, on fractional coordinates, some touching */
+	for (int i = 0; i < 12; i++) {
+		double x = 5.3 + (i % 4) * 28.1, y = 4.7 + (i / 4) * 27.6, s = i % 3 ? 20 : 27.6;
+		double outer[] = {x, y, x + s, y, x + s, y + s, x, y + s, x, y};
+		double inner[] = {x + 5, y + 5, x + 5, y + 11.5, x + 12.25, y + 11.5, x + 12.25, y + 5,
+		                  x + 5, y + 5};
+		if (i % 2) { /* WKB does not orient rings: the hole as the exterior turns */
+			double cw[] = {x + 5, y + 5, x + 12.25, y + 5, x + 12.25, y + 11.5, x + 5, y + 11.5,
+			               x + 5, y + 5};
+			memcpy(inner, cw, sizeof cw);
+		}
+		const double *rings[] = {outer, inner};
+		uint32_t n[] = {5, 5};
+		unsigned char wkb[512];
+		size_t len = wkb_polygon(wkb, rings, n, 2);
+		fs[nf] = kt_feature_new(l);
+		assert_int_equal(kt_feature_set_wkb(fs[nf], wkb, len, 3948), 0);
+		assert_int_equal(kt_px_set_add(&set, &ra, wkb, len, NULL), 0);
+		nf++;
+	}
+	/* points, at every quarter (and eighth) pixel */
+	for (int i = 0; i < 12; i++) {
+		unsigned char wkb[32];
+		size_t len = wkb_point(wkb, 7 + i * 9.125, 85 - i * 0.375);
+		fs[nf] = kt_feature_new(l);
+		assert_int_equal(kt_feature_set_wkb(fs[nf], wkb, len, 3948), 0);
+		assert_int_equal(kt_px_set_add(&set, &ra, wkb, len, NULL), 0);
+		nf++;
+	}
+	for (size_t k = 0; k < sizeof styles / sizeof *styles; k++) {
+		json_t *sl = json_loads(styles[k], 0, NULL);
+		assert_non_null(sl);
+		assert_int_equal(kt_render_set(&ra, sl, l, &set), 0);
+		for (size_t i = 0; i < nf; i++)
+			assert_int_equal(kt_render_feature(&rb, sl, l, fs[i]), 0);
+		json_decref(sl);
+	}
+	/* antialiased edges may differ by rounding, by where two fills meet
+	 * (no seam in one path) and by a dot's quarter-pixel position; nothing
+	 * else. And the layers were drawn at all. */
+	long n = differing(a, b, 40), total = (long)w * h;
+	print_message("%ld of %ld pixels differ by more than 40\n", n, total);
+	if (n > total / 200)
+		fail_msg("%ld of %ld pixels differ", n, total);
+	cairo_surface_t *blank = white(w, h);
+	assert_true(differing(a, blank, 40) > total / 4);
+	cairo_surface_destroy(blank);
+	for (size_t i = 0; i < nf; i++)
+		kt_feature_free(fs[i]);
+	kt_px_set_release(&set);
+	kt_render_release(&ra);
+	kt_render_release(&rb);
+	kt_arena_release(&arena);
+	cairo_destroy(ca);
+	cairo_destroy(cb);
+	cairo_surface_destroy(a);
+	cairo_surface_destroy(b);
+	kt_layer_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +545,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wms_style_unsupported_is_an_error, setup, teardown),
 		cmocka_unit_test(test_wms_style_feature_get_is_public_only),
 		cmocka_unit_test_setup_teardown(test_wms_style_repository_style_is_covered, setup, teardown),
+		cmocka_unit_test(test_wms_style_layer_constant),
+		cmocka_unit_test(test_wms_style_layer_drawn_as_features),
 	};
 	return cmocka_run_group_tests_name("wms_style", tests, NULL, NULL);
 }
