@@ -189,6 +189,31 @@ static int operand(fsql_t *s, const kt_fes_t *f, unsigned char **wkb, double env
 	return kt_wkb_envelope(*wkb, f->geom.len, env) ? bad(s, "an empty geometry operand%s", "") : 0;
 }
 
+/* 1 when wkb (the operand, in the store CRS) is the axis-parallel
+ * rectangle env itself: a little-endian 2D polygon of one ring of five
+ * points, every point a corner of env, every edge horizontal or vertical
+ * (a BBOX in the store CRS is one). */
+static int is_envelope(const unsigned char *wkb, size_t len, const double env[4])
+{
+	uint32_t head[3];
+	if (len != 1 + 12 + 5 * 16 || wkb[0] != 1)
+		return 0;
+	memcpy(head, wkb + 1, sizeof head);
+	if (head[0] != 3 || head[1] != 1 || head[2] != 5 ||
+	    __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
+		return 0;
+	double p[10];
+	memcpy(p, wkb + 13, sizeof p);
+	for (int i = 0; i < 5; i++) {
+		if ((p[2 * i] != env[0] && p[2 * i] != env[2]) ||
+		    (p[2 * i + 1] != env[1] && p[2 * i + 1] != env[3]))
+			return 0;
+		if (i && p[2 * i] != p[2 * i - 2] && p[2 * i + 1] != p[2 * i - 1])
+			return 0; /* a diagonal */
+	}
+	return env[0] < env[2] && env[1] < env[3] && p[0] == p[8] && p[1] == p[9];
+}
+
 static int spatial_sql(fsql_t *s, const kt_fes_t *f)
 {
 	static const char *const fn[] = {
@@ -225,7 +250,24 @@ static int spatial_sql(fsql_t *s, const kt_fes_t *f)
 		kt_sbuf_puts(&w->sql, ") AND ");
 	}
 	kt_sql_value_t g = {.type = KT_SQL_BLOB, .blob = wkb, .len = f->geom.len};
-	if (f->op == KT_SP_DWITHIN || f->op == KT_SP_BEYOND) {
+	/* A point intersects a rectangle when it lies in it, bounds included:
+	 * the comparison of the point's MBR with the box's says exactly that,
+	 * without GEOS (a prepared geometry per row was most of a GetFeature
+	 * of lamps by BBOX). */
+	int point_in_box = (f->op == KT_SP_BBOX || f->op == KT_SP_INTERSECTS) &&
+	                   l->geom_type == KT_GEOM_POINT && is_envelope(wkb, f->geom.len, env);
+	if (point_in_box) {
+		kt_sql_value_t v[4] = {
+			{.type = KT_SQL_REAL, .d = env[0]}, {.type = KT_SQL_REAL, .d = env[1]},
+			{.type = KT_SQL_REAL, .d = env[2]}, {.type = KT_SQL_REAL, .d = env[3]},
+		};
+		kt_sbuf_puts(&w->sql, "MbrIntersects(geom, BuildMbr(");
+		for (int i = 0; i < 4; i++) {
+			kt_sqlw_bind(s->a, w, &v[i]);
+			kt_sbuf_puts(&w->sql, ", ");
+		}
+		kt_sbuf_printf(&w->sql, "%d)) = 1", s->env->store_epsg);
+	} else if (f->op == KT_SP_DWITHIN || f->op == KT_SP_BEYOND) {
 		kt_sql_value_t dv = {.type = KT_SQL_REAL, .d = d};
 		kt_sbuf_puts(&w->sql, "ST_Distance(geom, GeomFromWKB(");
 		kt_sqlw_bind(s->a, w, &g);
@@ -240,7 +282,7 @@ static int spatial_sql(fsql_t *s, const kt_fes_t *f)
 	kt_sbuf_puts(&w->sql, ")");
 	/* a failed bind leaves a '?' short: the count tells */
 	return w->n_params != n_before + (f->op == KT_SP_DISJOINT || f->op == KT_SP_BEYOND ? 1 : 5) +
-	       (f->op == KT_SP_DWITHIN || f->op == KT_SP_BEYOND)
+	       (f->op == KT_SP_DWITHIN || f->op == KT_SP_BEYOND) + 3 * point_in_box
 		? kt_ows_fail(s->e, s->a, "NoApplicableCode", NULL, "out of memory") : 0;
 }
 

@@ -125,6 +125,22 @@ const kt_layer_t *kt_ows_public_layer(const kt_store_t *s, const char *name);
 json_t *kt_ows_properties_json(const kt_layer_t *l, const kt_feature_t *f);
 /* A GeoJSON Feature with id and public properties; NULL on bad WKB. */
 json_t *kt_ows_feature_json(const kt_layer_t *l, const kt_feature_t *f, const char *id);
+/* The same Feature appended to b as compact text, exactly what json_dumps
+ * of kt_ows_feature_json gives with KT_JSON_FLAGS, without building the
+ * tree (ows_common.c). KT_EINVAL (b then holds a partial feature: the
+ * caller drops the answer) where kt_ows_feature_json gives NULL. */
+int kt_ows_feature_geojson(kt_sbuf_t *b, const kt_layer_t *l, const kt_feature_t *f,
+                           const char *id);
+/* A JSON string literal of s, escaped as jansson dumps it; KT_EINVAL
+ * (nothing written) when s is not valid UTF-8, which jansson refuses. */
+int kt_sbuf_json_string(kt_sbuf_t *b, const char *s);
+/* An ISO WKB geometry as GeoJSON text (geojson.c): what json_dumps of
+ * kt_wkb_to_geojson's object gives with KT_JSON_FLAGS; KT_EINVAL where
+ * that fails. */
+int kt_wkb_geojson_write(kt_sbuf_t *b, const unsigned char *wkb, size_t len);
+/* A real as jansson dumps it with KT_JSON_FLAGS, into out; returns its
+ * length, 0 when v is not finite (jansson has no such real). */
+size_t kt_json_real(double v, char out[32]);
 
 /* ---- geometry --------------------------------------------------------- */
 typedef struct kt_geom {

@@ -4,9 +4,11 @@
  * 3.2, GML 3.1.1 or GeoJSON.
  *
  * Order of work: resolve srsName and the BBOX CRS (axis order), turn each
- * query's filter into SQL (fes_sql.c), count every query (numberMatched),
- * then read the page [startIndex, startIndex + count) across the queries
- * in order, writing each feature as it comes. Features are written with
+ * query's filter into SQL (fes_sql.c), read the page [startIndex,
+ * startIndex + count) across the queries in order, writing each feature
+ * as it comes, then count what the page did not (numberMatched): a query
+ * read from its start that gave fewer features than asked needs no
+ * COUNT(*). Features are written with
  * their public attributes only (the DescribeFeatureType order) and their
  * geometry in the asked CRS; the envelope of the answer is built from the
  * members, then header and members are put together, so numberReturned is
@@ -14,6 +16,7 @@
  * requests when the page does not reach the end.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -31,7 +34,6 @@ typedef struct gf {
 	kt_sbuf_t out;           /* the members */
 	char srs_name[96];
 	int failed;              /* a geometry could not be written */
-	json_t *features;        /* GeoJSON */
 } gf_t;
 
 /* Answers an exception; returns 1 (answered) or a negative code. */
@@ -39,8 +41,6 @@ static int fail(gf_t *g, const char *code, const char *locator, const char *text
 {
 	kt_ows_exc_t e = {code, locator, text};
 	kt_sbuf_release(&g->out);
-	json_decref(g->features);
-	g->features = NULL;
 	int rc = kt_ows_respond_exc(g->req, g->w->version, &e);
 	return rc ? rc : 1;
 }
@@ -88,12 +88,13 @@ static int on_feature(const kt_feature_t *f, void *data)
 		return 1;
 	g->returned++;
 	if (g->w->format == KT_FMT_GEOJSON) {
-		json_t *j = kt_ows_feature_json(g->layer, f, id);
-		if (!j) {
+		if (g->w->by_id && g->returned > 1)
+			return 0; /* GetFeatureById answers the first */
+		if (g->returned > 1)
+			kt_sbuf_put(&g->out, ",", 1);
+		if (kt_ows_feature_geojson(&g->out, g->layer, f, id))
 			g->failed = 1;
-			return 1;
-		}
-		return json_array_append_new(g->features, j) ? 1 : 0;
+		return g->out.oom || g->failed;
 	}
 	if (!g->w->by_id)
 		kt_sbuf_puts(&g->out, g->w->v2 ? "<wfs:member>" : "<gml:featureMember>");
@@ -133,11 +134,12 @@ static void select_of(gf_t *g, size_t i, kt_ows_select_t *s)
 	s->where = &g->where[i];
 	s->sort = w->queries[i].sort;
 	s->n_sort = w->queries[i].n_sort;
-	s->out_epsg = w->srs.epsg; /* the BBOX is in g->where (count_all) */
+	s->out_epsg = w->srs.epsg; /* the BBOX is in g->where (prepare_all) */
 }
 
-/* Filters to SQL and counts every query. */
-static int count_all(gf_t *g)
+/* Turns every query's filter and BBOX into SQL (g->where); nothing is
+ * counted yet (g->matched[i] = -1). */
+static int prepare_all(gf_t *g)
 {
 	kt_wfs_req_t *w = g->w;
 	kt_arena_t *a = &g->req->arena;
@@ -151,45 +153,79 @@ static int count_all(gf_t *g)
 		kt_wfs_query_t *q = &w->queries[i];
 		kt_fes_env_t env = {g->ctx, q->layer, store, w->srs};
 		kt_ows_exc_t e;
-		g->matched[i] = 0;
 		int skip = q->layer->geom_type == KT_GEOM_NONE && w->has_bbox; /* matches nothing */
+		g->matched[i] = skip ? 0 : -1;
 		if (!skip && ((q->filter && kt_fes_sql(a, &env, q->filter, &g->where[i], &e)) ||
 		              (w->has_bbox && kt_fes_bbox_sql(a, &env, w->bbox, w->bbox_crs.epsg,
 		                                              &g->where[i], &e)))) {
 			kt_sbuf_release(&g->where[i].sql);
 			return fail(g, e.code, e.locator, e.text);
 		}
-		kt_ows_select_t os;
-		kt_select_t s;
-		select_of(g, i, &os);
-		int rc = skip ? 0 : kt_ows_select_prepare(a, &os, &s);
-		if (!rc && !skip)
-			rc = kt_features_select_count(g->ctx, &s, &g->matched[i]);
-		if (rc) {
-			dprintf(2, "kartenn: %s: %s\n", __func__, kt_errmsg(g->ctx));
-			return fail(g, "OperationProcessingFailed", NULL, "the query could not be run");
-		}
+	}
+	return 0;
+}
+
+/* Counts query i unless its count is known. */
+static int count_one(gf_t *g, size_t i)
+{
+	if (g->matched[i] >= 0)
+		return 0;
+	kt_ows_select_t os;
+	kt_select_t s;
+	select_of(g, i, &os);
+	int rc = kt_ows_select_prepare(&g->req->arena, &os, &s);
+	if (!rc)
+		rc = kt_features_select_count(g->ctx, &s, &g->matched[i]);
+	if (rc == KT_ENOMEM)
+		return rc;
+	if (rc) {
+		dprintf(2, "kartenn: %s: %s\n", __func__, kt_errmsg(g->ctx));
+		return fail(g, "OperationProcessingFailed", NULL, "the query could not be run");
+	}
+	return 0;
+}
+
+/* numberMatched: the sum of every query's count, counting those whose
+ * count the page did not give. */
+static int count_rest(gf_t *g)
+{
+	g->total = 0;
+	for (size_t i = 0; i < g->w->n_queries; i++) {
+		int rc = count_one(g, i);
+		if (rc)
+			return rc;
 		g->total += g->matched[i];
 	}
 	return 0;
 }
 
-/* Reads [start, start + count) across the queries. */
+/* Reads [start, start + count) across the queries. A query read from its
+ * first feature that gives fewer than asked has been read whole: that is
+ * its count, and the COUNT(*) of the same select (as costly as the read
+ * itself) is saved; the others are counted (count_rest). */
 static int read_page(gf_t *g)
 {
 	kt_wfs_req_t *w = g->w;
 	int64_t skip = w->start;
 	int64_t left = w->count >= 0 ? w->count : KT_OWS_MAX_FEATURES;
 	for (size_t i = 0; i < w->n_queries && left > 0; i++) {
-		if (skip >= g->matched[i]) {
-			skip -= g->matched[i];
-			continue;
+		if (skip > 0) {
+			int rc = count_one(g, i);
+			if (rc)
+				return rc;
+			if (skip >= g->matched[i]) {
+				skip -= g->matched[i];
+				continue;
+			}
 		}
+		if (g->matched[i] == 0)
+			continue;
 		kt_ows_select_t os;
 		kt_select_t s;
 		select_of(g, i, &os);
 		os.offset = skip;
 		os.limit = left;
+		int from_first = skip == 0;
 		skip = 0;
 		g->layer = w->queries[i].layer;
 		int64_t before = g->returned;
@@ -202,7 +238,10 @@ static int read_page(gf_t *g)
 			dprintf(2, "kartenn: %s: %s\n", __func__, kt_errmsg(g->ctx));
 			return fail(g, "OperationProcessingFailed", NULL, "the features could not be read");
 		}
-		left -= g->returned - before;
+		int64_t n = g->returned - before;
+		if (from_first && n < left && g->matched[i] < 0)
+			g->matched[i] = n;
+		left -= n;
 	}
 	return 0;
 }
@@ -270,19 +309,34 @@ static int answer_geojson(gf_t *g)
 		json_array_append_new(l, json_pack("{s:s, s:s, s:s}", "href", prev, "rel", "prev", "type",
 		                                   "application/json"));
 	json_object_set_new(j, "links", l);
-	json_object_set_new(j, "features", w->hits ? json_array() : json_incref(g->features));
-	json_decref(g->features);
-	g->features = NULL;
-	if (w->by_id) {
-		json_t *f = json_incref(json_array_get(json_object_get(j, "features"), 0));
+	if (w->by_id) { /* the feature alone */
 		json_decref(j);
-		j = f;
+		size_t len;
+		char *body = g->out.oom ? NULL : kt_sbuf_take(&g->out, &len);
+		kt_sbuf_release(&g->out);
+		return body ? kt_respond(g->req, 200, "application/json", body, len, KT_BUF_KT_FREE)
+		            : KT_ENOMEM;
 	}
-	char *text = j ? json_dumps(j, KT_JSON_FLAGS) : NULL;
+	/* the members are text already (on_feature): the header is dumped
+	 * and the features spliced in as its last member */
+	char *head = json_dumps(j, KT_JSON_FLAGS);
 	json_decref(j);
-	if (!text)
+	kt_sbuf_t b = {0};
+	if (head && strlen(head) > 2) {
+		kt_sbuf_put(&b, head, strlen(head) - 1); /* without its '}' */
+		kt_sbuf_puts(&b, ",\"features\":[");
+		if (!w->hits && g->out.len)
+			kt_sbuf_put(&b, g->out.p, g->out.len);
+		kt_sbuf_puts(&b, "]}");
+	}
+	free(head);
+	kt_sbuf_release(&g->out);
+	size_t len;
+	char *body = head && !b.oom ? kt_sbuf_take(&b, &len) : NULL;
+	kt_sbuf_release(&b);
+	if (!body)
 		return KT_ENOMEM;
-	return kt_respond(g->req, 200, "application/json", text, strlen(text), KT_BUF_FREE);
+	return kt_respond(g->req, 200, "application/json", body, len, KT_BUF_KT_FREE);
 }
 
 static void gml_root(gf_t *g, kt_sbuf_t *b, const char *next, const char *prev)
@@ -360,18 +414,17 @@ int kt_wfs_getfeature(kt_request_t *req, kt_wfs_req_t *w)
 	const char *why = NULL;
 	if (!(g.ctx = kt_req_ctx(req, &why)))
 		return fail(&g, "NoApplicableCode", NULL, why) > 0 ? 0 : KT_ENOMEM;
-	if (w->format == KT_FMT_GEOJSON && !(g.features = json_array()))
-		return KT_ENOMEM;
 	int rc = crs_setup(&g);
 	if (!rc)
-		rc = count_all(&g);
+		rc = prepare_all(&g);
 	if (!rc && !w->hits)
 		rc = read_page(&g);
+	if (!rc)
+		rc = count_rest(&g);
 	for (size_t i = 0; g.where && i < w->n_queries; i++)
 		kt_sbuf_release(&g.where[i].sql);
 	if (rc) {
 		kt_sbuf_release(&g.out);
-		json_decref(g.features);
 		return rc > 0 ? 0 : rc;
 	}
 	if (w->by_id && g.returned == 0) {

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,36 @@ static void test_ows_fes_spatial_operand(void **state)
 	kt_sbuf_release(&w.sql);
 }
 
+/* BBOX (or Intersects with the same rectangle) on a point layer is a
+ * comparison of MBRs, bounds included; any other shape keeps GEOS. */
+static void test_ows_fes_point_in_box(void **state)
+{
+	fix_t *f = *state;
+	kt_sqlw_t w;
+	kt_ows_exc_t e;
+	const char *sql = fes_sql(f,
+		"<fes:Filter xmlns:fes=\"http://www.opengis.net/fes/2.0\" xmlns:gml=\"http://www.opengis.net/gml/3.2\">"
+		"<fes:BBOX><fes:ValueReference>geom</fes:ValueReference><gml:Envelope>"
+		"<gml:lowerCorner>10 20</gml:lowerCorner><gml:upperCorner>30 40</gml:upperCorner>"
+		"</gml:Envelope></fes:BBOX></fes:Filter>", &w, &e);
+	assert_non_null(sql);
+	assert_non_null(strstr(sql, "MbrIntersects(geom, BuildMbr(?, ?, ?, ?, 3948)) = 1"));
+	assert_null(strstr(sql, "ST_Intersects"));
+	assert_int_equal(w.n_params, 8);
+	assert_true(w.params[4].d == 10 && w.params[5].d == 20 && w.params[6].d == 30 &&
+	            w.params[7].d == 40);
+	kt_sbuf_release(&w.sql);
+	sql = fes_sql(f,
+		"<fes:Filter xmlns:fes=\"http://www.opengis.net/fes/2.0\" xmlns:gml=\"http://www.opengis.net/gml/3.2\">"
+		"<fes:Intersects><fes:ValueReference>geom</fes:ValueReference><gml:Polygon gml:id=\"p\">"
+		"<gml:exterior><gml:LinearRing><gml:posList>10 20 30 20 30 40 10 20</gml:posList>"
+		"</gml:LinearRing></gml:exterior></gml:Polygon></fes:Intersects></fes:Filter>", &w, &e);
+	assert_non_null(sql);
+	assert_non_null(strstr(sql, "ST_Intersects(geom, GeomFromWKB(?, 3948)) = 1"));
+	assert_int_equal(w.n_params, 5);
+	kt_sbuf_release(&w.sql);
+}
+
 static void test_ows_gml_write_axis_order(void **state)
 {
 	/* POINT(1 2) little-endian ISO WKB */
@@ -200,6 +231,141 @@ static void test_ows_gml_write_axis_order(void **state)
 	(void)state;
 }
 
+/* ---- GeoJSON written as text: the same bytes as jansson's tree --------- */
+
+static const char typed_json[] =
+	"{\"name\":\"g\",\"title\":\"G\",\"geometry\":\"MULTIPOLYGON\",\"public\":true,\"zoom\":[0,22],"
+	"\"attributes\":[{\"name\":\"nom\",\"type\":\"text\",\"public\":true},"
+	"{\"name\":\"n\",\"type\":\"integer\",\"public\":true},"
+	"{\"name\":\"x\",\"type\":\"real\",\"public\":true},"
+	"{\"name\":\"ok\",\"type\":\"boolean\",\"public\":true},"
+	"{\"name\":\"secret\",\"type\":\"text\",\"public\":false}]}";
+
+/* A little WKB writer: byte order, type, then counts and doubles. */
+typedef struct wkbw {
+	unsigned char b[2048];
+	size_t n;
+	int be;
+} wkbw_t;
+
+static void w_u32(wkbw_t *w, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		w->b[w->n++] = (unsigned char)(v >> (w->be ? 24 - 8 * i : 8 * i));
+}
+
+static void w_f64(wkbw_t *w, double d)
+{
+	uint64_t u;
+	memcpy(&u, &d, 8);
+	for (int i = 0; i < 8; i++)
+		w->b[w->n++] = (unsigned char)(u >> (w->be ? 56 - 8 * i : 8 * i));
+}
+
+static void w_head(wkbw_t *w, uint32_t type)
+{
+	w->b[w->n++] = w->be ? 0 : 1;
+	w_u32(w, type);
+}
+
+static void w_ring(wkbw_t *w, const double *xy, uint32_t n, int dims)
+{
+	w_u32(w, n);
+	for (uint32_t i = 0; i < n * (uint32_t)dims; i++)
+		w_f64(w, xy[i]);
+}
+
+/* json_dumps of kt_ows_feature_json against kt_ows_feature_geojson. */
+static void same_text(const kt_layer_t *l, kt_feature_t *f, const char *id)
+{
+	json_t *j = kt_ows_feature_json(l, f, id);
+	kt_sbuf_t b = {0};
+	int rc = kt_ows_feature_geojson(&b, l, f, id);
+	if (!j) {
+		assert_int_equal(rc, KT_EINVAL);
+	} else {
+		char *want = json_dumps(j, KT_JSON_FLAGS);
+		assert_int_equal(rc, 0);
+		assert_string_equal(b.p, want);
+		free(want);
+	}
+	json_decref(j);
+	kt_sbuf_release(&b);
+}
+
+static void test_ows_geojson_text_as_jansson(void **state)
+{
+	kt_err_t err;
+	kt_layer_t *l = kt_layer_parse(typed_json, "test", &err);
+	assert_non_null(l);
+	kt_feature_t *f = kt_feature_new(l);
+	assert_non_null(f);
+	static const double reals[] = {768996.0, 6281497.17, -3.34, 47.760000000001, 0.1, 1e-7,
+	                               1e20, -123456789012.5, 0.0, -0.0, 99999999999.99999,
+	                               999999.9999999999, 5e-324, 1.5, 100, 12345678901.234567};
+	size_t nr = sizeof reals / sizeof *reals;
+	/* points, 2D and Z, both byte orders, every real above */
+	for (size_t i = 0; i < nr; i++) {
+		wkbw_t w = {.be = (int)(i % 2)};
+		w_head(&w, i % 3 ? 1 : 1001);
+		w_f64(&w, reals[i]);
+		w_f64(&w, reals[nr - 1 - i]);
+		if (!(i % 3))
+			w_f64(&w, reals[(i + 5) % nr]);
+		assert_int_equal(kt_feature_set_wkb(f, w.b, w.n, 2154), 0);
+		assert_int_equal(kt_feature_set_real(f, 2, reals[i]), 0);
+		assert_int_equal(kt_feature_set_int(f, 1, (int64_t)i * -1234567890123LL), 0);
+		assert_int_equal(kt_feature_set_int(f, 3, (int64_t)(i % 2)), 0);
+		same_text(l, f, "g.1");
+	}
+	/* a multipolygon with a hole, M dropped (ISO 3000: ZM) */
+	static const double sq[] = {0, 0, 1, 2, 10, 0, 3, 4, 10, 10, 5, 6, 0, 0, 1, 2};
+	wkbw_t w = {0};
+	w_head(&w, 3006);
+	w_u32(&w, 2);
+	for (int k = 0; k < 2; k++) {
+		w_head(&w, 3003);
+		w_u32(&w, 2);
+		w_ring(&w, sq, 4, 4);
+		w_ring(&w, sq, 4, 4);
+	}
+	assert_int_equal(kt_feature_set_wkb(f, w.b, w.n, 2154), 0);
+	same_text(l, f, "g.2");
+	/* a collection of a line string and a point */
+	wkbw_t c = {0};
+	w_head(&c, 7);
+	w_u32(&c, 2);
+	w_head(&c, 2);
+	w_ring(&c, sq, 3, 2);
+	w_head(&c, 1);
+	w_f64(&c, 768612.4);
+	w_f64(&c, 6281135.6);
+	assert_int_equal(kt_feature_set_wkb(f, c.b, c.n, 2154), 0);
+	/* texts: escapes, UTF-8, and one that is not UTF-8 (left out) */
+	assert_int_equal(kt_feature_set_text(f, 0, "a \"q\" \\ / \t\n\r\b\f \x01 é ŋ 🗺"), 0);
+	same_text(l, f, "g.3");
+	assert_int_equal(kt_feature_set_text(f, 0, "bad \xc3\x28 utf-8"), 0);
+	assert_int_equal(kt_feature_set_null(f, 2), 0);
+	same_text(l, f, "g.4");
+	/* failures: a Multi* member of another type, a NaN coordinate */
+	wkbw_t m = {0};
+	w_head(&m, 4);
+	w_u32(&m, 1);
+	w_head(&m, 2);
+	w_ring(&m, sq, 2, 2);
+	assert_int_equal(kt_feature_set_wkb(f, m.b, m.n, 2154), 0);
+	same_text(l, f, "g.5");
+	wkbw_t nan = {0};
+	w_head(&nan, 1);
+	w_f64(&nan, 0.0 / 0.0);
+	w_f64(&nan, 1);
+	assert_int_equal(kt_feature_set_wkb(f, nan.b, nan.n, 2154), 0);
+	same_text(l, f, "g.6");
+	kt_feature_free(f);
+	kt_layer_free(l);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,7 +374,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ows_fes_binds_every_value, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ows_fes_refuses_private_and_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ows_fes_spatial_operand, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ows_fes_point_in_box, setup, teardown),
 		cmocka_unit_test(test_ows_gml_write_axis_order),
+		cmocka_unit_test(test_ows_geojson_text_as_jansson),
 	};
 	return cmocka_run_group_tests_name("ows", tests, NULL, NULL);
 }
