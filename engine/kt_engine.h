@@ -480,6 +480,11 @@ typedef struct kt_select {
 	                       * meets it, without the exact ST_Intersects
 	                       * test: for a caller that clips anyway */
 	int lean;             /* lean rows: see below */
+	int any_order;        /* with lean and bbox_index_only, and no where,
+	                       * sort or paging: rows may come in the spatial
+	                       * index's order instead of fid order (cheaper;
+	                       * for a caller to whom order makes no difference,
+	                       * e.g. drawing features of one constant paint) */
 } kt_select_t;
 
 /* Lean rows (s->lean): the callback's feature is borrowed from the

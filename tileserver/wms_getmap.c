@@ -205,6 +205,7 @@ static int read_layer(kt_request_t *req, kt_ctx_t *ctx, const kt_wms_req_t *w, s
 	 * from a feature of the margin. */
 	s.lean = !rd.keep;
 	s.bbox_index_only = !rd.keep;
+	s.any_order = !rd.keep; /* one constant paint: drawing order is invisible */
 	if (!rc)
 		rc = kt_features_select(ctx, &s, on_row, &rd);
 	return rd.rc ? rd.rc : rc == KT_EABORT ? 0 : rc;
