@@ -214,9 +214,12 @@ const char *kt_req_param(const kt_request_t *req, const char *name);
 const char *kt_req_arg(const kt_request_t *req, const char *name);
 /* A request header (case-insensitive). */
 const char *kt_req_header(const kt_request_t *req, const char *name);
-/* The calling worker thread's context on the store, opened on first use.
+/* The calling thread's context on the store (a libmicrohttpd worker or a
+ * work-pool thread), opened on first use and closed when the thread ends.
  * NULL if it could not be opened (message in *why, static or arena). */
 kt_ctx_t *kt_req_ctx(kt_request_t *req, const char **why);
+/* The same, without a request: NULL and err filled on failure. */
+kt_ctx_t *kt_server_thread_ctx(kt_server_t *srv, kt_err_t *err);
 /* Keeps obj alive until the request completes (its answer sent or the
  * connection gone): release(obj) is called then. One object a request;
  * a second call releases the first at once. */

@@ -162,17 +162,31 @@ static int dispatch(kt_request_t *req, const char *alias)
 	return dispatch_kvp(req, qs, len, alias);
 }
 
+/* An OGC request can take tens of milliseconds (a GetMap, a large
+ * GetFeature): it runs on the work pool, as a tile build does, so that
+ * the libmicrohttpd worker that received it goes on with its other
+ * connections, and the work spreads over the pool's threads whichever
+ * worker accepted the connection. The handlers find this thread's
+ * context through kt_req_ctx. */
+static char wfs_alias[] = "WFS", wms_alias[] = "WMS";
+
+static int dispatch_job(kt_request_t *req, kt_ctx_t *ctx, void *alias)
+{
+	(void)ctx;
+	return dispatch(req, alias);
+}
+
 int kt_ows_handle(kt_request_t *req)
 {
-	return dispatch(req, NULL);
+	return kt_req_defer(req, dispatch_job, NULL);
 }
 
 int kt_ows_wfs(kt_request_t *req)
 {
-	return dispatch(req, "WFS");
+	return kt_req_defer(req, dispatch_job, wfs_alias);
 }
 
 int kt_ows_wms(kt_request_t *req)
 {
-	return dispatch(req, "WMS");
+	return kt_req_defer(req, dispatch_job, wms_alias);
 }

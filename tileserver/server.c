@@ -86,33 +86,36 @@ static void worker_free(void *p)
 	}
 }
 
-kt_ctx_t *kt_req_ctx(kt_request_t *req, const char **why)
+kt_ctx_t *kt_server_thread_ctx(kt_server_t *srv, kt_err_t *err)
 {
-	kt_server_t *srv = req->srv;
 	struct kt_worker *w = pthread_getspecific(srv->worker_key);
 	if (w)
 		return w->ctx;
-	kt_err_t err = {0};
 	kt_ctx_t *ctx = NULL;
-	int rc = kt_ctx_open(srv->store, &ctx, &err);
-	if (rc) {
-		if (why) {
-			const char *m = err.msg[0] ? err.msg : kt_strerror(rc);
-			*why = kt_arena_strdup(&req->arena, m);
-			if (!*why)
-				*why = kt_strerror(rc);
-		}
+	if (kt_ctx_open(srv->store, &ctx, err))
 		return NULL;
-	}
 	w = kt_calloc(1, sizeof *w);
 	if (!w || pthread_setspecific(srv->worker_key, w)) {
 		kt_ctx_close(ctx);
 		kt_free(w);
-		if (why)
-			*why = "out of memory";
+		err->code = KT_ENOMEM;
+		snprintf(err->msg, sizeof err->msg, "out of memory");
 		return NULL;
 	}
 	w->ctx = ctx;
+	return ctx;
+}
+
+kt_ctx_t *kt_req_ctx(kt_request_t *req, const char **why)
+{
+	kt_err_t err = {0};
+	kt_ctx_t *ctx = kt_server_thread_ctx(req->srv, &err);
+	if (!ctx && why) {
+		const char *m = err.msg[0] ? err.msg : kt_strerror(err.code);
+		*why = kt_arena_strdup(&req->arena, m);
+		if (!*why)
+			*why = kt_strerror(err.code);
+	}
 	return ctx;
 }
 

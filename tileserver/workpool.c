@@ -8,7 +8,8 @@
  * handler calls kt_req_defer: the connection is suspended
  * (MHD_suspend_connection), the job goes to a FIFO queue, and the worker
  * returns to its other connections. A pool thread, with its own kt_ctx_t
- * (opened when the thread starts, closed when it ends), runs the job,
+ * (opened when the thread starts, closed when it ends: the same one
+ * kt_req_ctx answers on that thread), runs the job,
  * which leaves its answer on the request, then resumes the connection;
  * the worker queues the answer on its next call (server.c).
  *
@@ -80,9 +81,9 @@ static void *pool_thread(void *arg)
 {
 	struct kt_workpool *p = arg;
 	kt_err_t err = {0};
-	kt_ctx_t *ctx = NULL;
-	if (kt_ctx_open(p->srv->store, &ctx, &err))
-		ctx = NULL; /* every job gets the reason (503) */
+	/* the thread's context, the one kt_req_ctx gives a job that asks for
+	 * it; closed when the thread ends. NULL: every job gets the reason (503) */
+	kt_ctx_t *ctx = kt_server_thread_ctx(p->srv, &err);
 	job_t *j;
 	int stopping;
 	while ((j = job_pop(p, &stopping))) {
@@ -98,7 +99,6 @@ static void *pool_thread(void *arg)
 			rc = j->fn(j->req, ctx, j->data);
 		job_finish(j, rc);
 	}
-	kt_ctx_close(ctx);
 	return NULL;
 }
 
