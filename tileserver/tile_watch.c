@@ -286,23 +286,14 @@ static int transform_box(kt_ctx_t *ctx, int from, int to, const double in[4], do
 static int compute_extent(kt_tiles_t *t, kt_ctx_t *ctx, const kt_layer_t *l,
                           struct kt_layer_extent *e)
 {
-	sqlite3 *db = kt_ctx_sqlite(ctx);
-	char *sql = sqlite3_mprintf("SELECT min(xmin), min(ymin), max(xmax), max(ymax) "
-	                            "FROM \"idx_%w_geom\"", l->name);
-	sqlite3_stmt *st = NULL;
-	int rc = sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK ? 0 : KT_EIO;
-	sqlite3_free(sql);
-	if (rc)
-		return kt_ctx_error(ctx, rc, "%s: %s: %s", __func__, l->name, sqlite3_errmsg(db));
-	double b[4] = {0};
-	e->empty = 1;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		for (int i = 0; i < 4; i++)
-			b[i] = sqlite3_column_double(st, i);
-		e->empty = 0;
-	}
-	sqlite3_finalize(st);
-	if (!e->empty)
+	/* without condition, the engine reads it from the R*Tree */
+	kt_select_t s = {.q = {.layer = l->name}};
+	double b[4];
+	int rc = kt_features_select_extent(ctx, &s, b);
+	e->empty = rc == KT_ENOENT;
+	if (e->empty)
+		rc = 0;
+	else if (!rc)
 		rc = transform_box(ctx, kt_store_epsg(t->store), 3857, b, e->merc);
 	e->valid = !rc;
 	e->lonlat_valid = 0;
